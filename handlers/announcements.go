@@ -1,0 +1,79 @@
+package handlers
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"hostelhub/store"
+	"hostelhub/views"
+)
+
+// announcementsShown is how many announcements the page lists.
+const announcementsShown = 50
+
+// listAnnouncements lists the announcements that reach the user's hostels.
+func (h *Handler) listAnnouncements(c echo.Context) error {
+	return h.renderAnnouncements(c, http.StatusOK, views.AnnouncementForm{}, nil)
+}
+
+func (h *Handler) renderAnnouncements(c echo.Context, status int, f views.AnnouncementForm, errs views.Errors) error {
+	u := currentUser(c)
+	var hostels []int64 // nil: every announcement
+	if u.Role != store.Management {
+		hostels = append([]int64{}, u.HostelIDs...)
+	}
+	list, err := h.store.Announcements(c.Request().Context(), hostels, announcementsShown)
+	if err != nil {
+		return err
+	}
+	p, err := h.page(c, "Announcements")
+	if err != nil {
+		return err
+	}
+	canPost := can(u, AnnounceAll, 0) || (u.Role == store.Warden && len(u.HostelIDs) > 0)
+	return render(c, status, views.AnnouncementsPage(p, list, f, errs, canPost))
+}
+
+// createAnnouncement posts an announcement to one hostel, or (management) to all.
+func (h *Handler) createAnnouncement(c echo.Context) error {
+	u := currentUser(c)
+	if u.Role == store.Student {
+		return forbidden()
+	}
+	in := announcementInput{Title: c.FormValue("title"), Body: c.FormValue("body"), HostelID: c.FormValue("hostel_id")}
+	errs := in.validate()
+	var target *int64
+	if errs == nil {
+		if in.HostelID == "" {
+			// Empty means every hostel: management's to say. A warden's
+			// empty choice means their own hostel, when they have one.
+			switch {
+			case can(u, AnnounceAll, 0):
+			case len(u.HostelIDs) == 1:
+				target = &u.HostelIDs[0]
+			default:
+				errs = views.Errors{"hostel_id": "Choose one of your hostels."}
+			}
+		} else {
+			id, _ := strconv.ParseInt(in.HostelID, 10, 64)
+			if !can(u, Announce, id) {
+				return forbidden()
+			}
+			if _, err := h.store.Hostel(c.Request().Context(), id); err != nil {
+				errs = views.Errors{"hostel_id": "Choose a hostel from the list."}
+			}
+			target = &id
+		}
+	}
+	if errs != nil {
+		return h.renderAnnouncements(c, http.StatusUnprocessableEntity,
+			views.AnnouncementForm{Title: in.Title, Body: in.Body, HostelID: in.HostelID}, errs)
+	}
+	if _, err := h.store.CreateAnnouncement(c.Request().Context(), u.ID, target, in.Title, in.Body); err != nil {
+		return err
+	}
+	h.flash(c, "Announcement posted.")
+	return redirect(c, "/announcements")
+}

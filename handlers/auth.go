@@ -1,0 +1,180 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"golang.org/x/crypto/bcrypt"
+	"golang.org/x/time/rate"
+
+	"hostelhub/store"
+	"hostelhub/views"
+)
+
+const (
+	sessionUserKey = "user_id"
+	userContextKey = "user"
+	badLogin       = "That email and password do not match an account."
+	tooManyLogins  = "Too many sign-in attempts. Wait a minute and try again."
+)
+
+func currentUser(c echo.Context) *store.User {
+	u, _ := c.Get(userContextKey).(*store.User)
+	return u
+}
+
+// loadUser puts the signed-in user, fresh from the database, on the
+// context. Role and hostels always come from here, never from the request.
+func (h *Handler) loadUser(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ctx := c.Request().Context()
+		id := h.sessions.GetInt64(ctx, sessionUserKey)
+		if id == 0 {
+			return next(c)
+		}
+		u, err := h.store.User(ctx, id)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && u.Disabled) {
+			// Deleted or disabled since sign-in: signed out at once.
+			if err := h.sessions.Destroy(ctx); err != nil {
+				return err
+			}
+			return next(c)
+		}
+		if err != nil {
+			return err
+		}
+		c.Set(userContextKey, u)
+		return next(c)
+	}
+}
+
+// requireUser lets signed-in users through and sends others to sign in.
+func requireUser(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if currentUser(c) != nil {
+			return next(c)
+		}
+		if isAPI(c) {
+			return echo.NewHTTPError(http.StatusUnauthorized, "Sign in first.")
+		}
+		if c.Request().Method == http.MethodGet && !isHTMX(c) {
+			return c.Redirect(http.StatusSeeOther, "/login")
+		}
+		return redirect(c, "/login")
+	}
+}
+
+// showLogin is the sign-in page.
+func (h *Handler) showLogin(c echo.Context) error {
+	if currentUser(c) != nil {
+		return c.Redirect(http.StatusSeeOther, "/")
+	}
+	p, err := h.page(c, "Sign in")
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, views.LoginPage(p, "", ""))
+}
+
+// login signs a user in. Unknown emails and wrong passwords get the same
+// answer after the same work, and both count against the limits.
+func (h *Handler) login(c echo.Context) error {
+	ctx := c.Request().Context()
+	email := strings.TrimSpace(c.FormValue("email"))
+	password := c.FormValue("password")
+	fail := func(status int, msg string) error {
+		p, err := h.page(c, "Sign in")
+		if err != nil {
+			return err
+		}
+		return render(c, status, views.LoginPage(p, email, msg))
+	}
+	if !h.loginPerAccount.allow(strings.ToLower(email)) {
+		return fail(http.StatusTooManyRequests, tooManyLogins)
+	}
+	u, err := h.store.UserByEmail(ctx, email)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	hash := h.dummyHash
+	if u != nil {
+		hash = []byte(u.PasswordHash)
+	}
+	match := bcrypt.CompareHashAndPassword(hash, []byte(password)) == nil
+	if u == nil || !match || u.Disabled {
+		return fail(http.StatusUnauthorized, badLogin)
+	}
+	// A new session id at sign-in, so a planted one is worth nothing.
+	if err := h.sessions.RenewToken(ctx); err != nil {
+		return err
+	}
+	h.sessions.Put(ctx, sessionUserKey, u.ID)
+	return c.Redirect(http.StatusSeeOther, home(u))
+}
+
+// logout signs the user out.
+func (h *Handler) logout(c echo.Context) error {
+	if err := h.sessions.Destroy(c.Request().Context()); err != nil {
+		return err
+	}
+	return redirect(c, "/login")
+}
+
+// showHome sends a user to where their work is.
+func (h *Handler) showHome(c echo.Context) error {
+	u := currentUser(c)
+	if u == nil {
+		return c.Redirect(http.StatusSeeOther, "/login")
+	}
+	return c.Redirect(http.StatusSeeOther, home(u))
+}
+
+func home(u *store.User) string {
+	if u.Role == store.Management {
+		return "/dashboard"
+	}
+	return "/issues"
+}
+
+// accountLimiter limits sign-in attempts per account name, whoever makes them.
+type accountLimiter struct {
+	mu      sync.Mutex
+	limit   RateLimit
+	buckets map[string]*accountBucket
+	swept   time.Time
+}
+
+type accountBucket struct {
+	lim  *rate.Limiter
+	seen time.Time
+}
+
+func newAccountLimiter(l RateLimit) *accountLimiter {
+	return &accountLimiter{limit: l, buckets: make(map[string]*accountBucket)}
+}
+
+func (a *accountLimiter) allow(account string) bool {
+	now := time.Now()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	// Forget idle accounts now and then, so guessing many names costs no memory.
+	if now.Sub(a.swept) > time.Minute {
+		for k, b := range a.buckets {
+			if now.Sub(b.seen) > 10*time.Minute {
+				delete(a.buckets, k)
+			}
+		}
+		a.swept = now
+	}
+	b := a.buckets[account]
+	if b == nil {
+		b = &accountBucket{lim: rate.NewLimiter(a.limit.limit(), a.limit.Burst)}
+		a.buckets[account] = b
+	}
+	b.seen = now
+	return b.lim.AllowN(now, 1)
+}

@@ -1,0 +1,78 @@
+package handlers
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"hostelhub/views"
+)
+
+// fieldErrors is a 422 with a message per field.
+type fieldErrors struct{ fields views.Errors }
+
+func (e *fieldErrors) Error() string {
+	keys := make([]string, 0, len(e.fields))
+	for k := range e.fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	msgs := make([]string, 0, len(keys))
+	for _, k := range keys {
+		msgs = append(msgs, e.fields[k])
+	}
+	return strings.Join(msgs, " ")
+}
+
+func unprocessable(errs views.Errors) error { return &fieldErrors{fields: errs} }
+
+// handleError is the one error handler: it answers JSON on /api/, a page
+// elsewhere, never a stack trace, and logs only what is the server's fault.
+func (h *Handler) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	code, msg := http.StatusInternalServerError, "Something went wrong"
+	var fields views.Errors
+	var he *echo.HTTPError
+	var fe *fieldErrors
+	switch {
+	case errors.As(err, &fe):
+		code, msg, fields = http.StatusUnprocessableEntity, fe.Error(), fe.fields
+	case errors.As(err, &he):
+		code = he.Code
+		msg = fmt.Sprint(he.Message)
+		if he.Code == http.StatusNotFound {
+			msg = "Not found"
+		}
+		if he.Code == http.StatusRequestEntityTooLarge {
+			msg = "That is too large to send"
+		}
+		if code >= 500 {
+			msg = "Something went wrong"
+		}
+	}
+	if code >= 500 {
+		h.logger.Error("request failed", "err", err, "method", c.Request().Method, "path", c.Request().URL.Path,
+			"request_id", c.Response().Header().Get(echo.HeaderXRequestID))
+	}
+	if c.Request().Method == http.MethodHead {
+		err = c.NoContent(code)
+	} else if isAPI(c) {
+		body := map[string]any{"error": msg}
+		if fields != nil {
+			body["fields"] = fields
+		}
+		err = c.JSON(code, body)
+	} else {
+		p := views.Page{Title: msg, User: currentUser(c), CSRF: csrfToken(c)}
+		err = render(c, code, views.ErrorPage(p, code, msg))
+	}
+	if err != nil {
+		h.logger.Error("writing an error response", "err", err)
+	}
+}

@@ -1,0 +1,171 @@
+package handlers
+
+import (
+	"fmt"
+	"net/mail"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"hostelhub/store"
+	"hostelhub/views"
+)
+
+// validator collects what is wrong with a form, field by field.
+type validator struct{ errs views.Errors }
+
+// check records msg against field unless ok; the first problem of a field wins.
+func (v *validator) check(ok bool, field, msg string) {
+	if ok {
+		return
+	}
+	if v.errs == nil {
+		v.errs = views.Errors{}
+	}
+	if _, seen := v.errs[field]; !seen {
+		v.errs[field] = msg
+	}
+}
+
+func (v *validator) valid() bool { return len(v.errs) == 0 }
+
+// text checks a free-text field's length in characters and that it is text.
+func (v *validator) text(field, value, name string, min, max int) {
+	n := utf8.RuneCountInString(value)
+	v.check(utf8.ValidString(value) && !strings.ContainsRune(value, 0), field, name+" has characters that are not text.")
+	switch {
+	case min > 0 && n == 0:
+		v.check(false, field, name+" is required.")
+	case n < min:
+		v.check(false, field, fmt.Sprintf("%s must be at least %d characters.", name, min))
+	case n > max:
+		v.check(false, field, fmt.Sprintf("%s must be at most %d characters (it has %d).", name, max, n))
+	}
+}
+
+// issueInput is a report, from the form or from JSON.
+type issueInput struct {
+	Title       string `json:"title"`
+	Description string `json:"description"`
+	Category    string `json:"category"`
+	Priority    string `json:"priority"`
+	Location    string `json:"location"`
+	HostelID    int64  `json:"hostel_id"`
+}
+
+func (in *issueInput) normalise() {
+	in.Title = strings.TrimSpace(in.Title)
+	in.Description = strings.TrimSpace(in.Description)
+	in.Category = strings.TrimSpace(in.Category)
+	in.Priority = strings.TrimSpace(in.Priority)
+	in.Location = strings.TrimSpace(in.Location)
+	if in.Priority == "" {
+		in.Priority = store.Normal.String()
+	}
+}
+
+func (in *issueInput) validate() views.Errors {
+	var v validator
+	v.text("title", in.Title, "The title", 3, 120)
+	v.text("description", in.Description, "The description", 0, 4000)
+	v.check(store.ValidCategory(in.Category), "category", "Choose a category from the list.")
+	_, ok := store.ParsePriority(in.Priority)
+	v.check(ok, "priority", "Choose a priority: low, normal, high or urgent.")
+	v.text("location", in.Location, "The location", 0, 60)
+	return v.errs
+}
+
+func (in *issueInput) form() views.NewIssueForm {
+	return views.NewIssueForm{Title: in.Title, Description: in.Description, Category: in.Category,
+		Priority: in.Priority, Location: in.Location, HostelID: in.HostelID}
+}
+
+// statusInput is a status change, from the form or from JSON.
+type statusInput struct {
+	Status string `json:"status"`
+	Note   string `json:"note"`
+}
+
+func (in *statusInput) validate() views.Errors {
+	in.Status, in.Note = strings.TrimSpace(in.Status), strings.TrimSpace(in.Note)
+	var v validator
+	v.check(store.Status(in.Status).Valid(), "status", "Choose a status: open, in_progress, resolved, closed or rejected.")
+	v.text("note", in.Note, "The note", 0, 1000)
+	v.check(in.Status != string(store.StatusRejected) || in.Note != "", "note", "Say why in the note: a rejection needs one.")
+	return v.errs
+}
+
+// announcementInput is a new announcement.
+type announcementInput struct {
+	Title    string
+	Body     string
+	HostelID string // empty: every hostel
+}
+
+func (in *announcementInput) validate() views.Errors {
+	in.Title, in.Body, in.HostelID = strings.TrimSpace(in.Title), strings.TrimSpace(in.Body), strings.TrimSpace(in.HostelID)
+	var v validator
+	v.text("title", in.Title, "The title", 3, 120)
+	v.text("body", in.Body, "The message", 1, 4000)
+	if in.HostelID != "" {
+		_, err := strconv.ParseInt(in.HostelID, 10, 64)
+		v.check(err == nil, "hostel_id", "Choose a hostel from the list.")
+	}
+	return v.errs
+}
+
+// userInput is a new account from the users page.
+type userInput struct {
+	Email     string
+	Name      string
+	Role      string
+	Room      string
+	Password  string
+	HostelIDs []int64
+}
+
+func (in *userInput) validate(hostels []store.Hostel) views.Errors {
+	in.Email, in.Name, in.Room = strings.TrimSpace(in.Email), strings.TrimSpace(in.Name), strings.TrimSpace(in.Room)
+	var v validator
+	v.text("name", in.Name, "The name", 1, 80)
+	addr, err := mail.ParseAddress(in.Email)
+	v.check(err == nil && addr.Address == in.Email && len(in.Email) <= 254, "email", "Enter an email address like name@example.org.")
+	v.check(in.Role == string(store.Student) || in.Role == string(store.Warden), "role", "Choose student or warden.")
+	v.text("room", in.Room, "The room", 0, 20)
+	v.check(len(in.Password) >= 8, "password", "The password must be at least 8 characters.")
+	v.check(len(in.Password) <= 72, "password", "The password must be at most 72 bytes.")
+	v.hostels(in.Role, in.HostelIDs, hostels)
+	return v.errs
+}
+
+// hostels checks an account's hostels: a student has exactly one, a warden one or more.
+func (v *validator) hostels(role string, ids []int64, hostels []store.Hostel) {
+	for _, id := range ids {
+		known := false
+		for _, h := range hostels {
+			known = known || h.ID == id
+		}
+		v.check(known, "hostel_id", "Choose hostels from the list.")
+	}
+	switch store.Role(role) {
+	case store.Student:
+		v.check(len(ids) == 1, "hostel_id", "A student belongs to exactly one hostel.")
+	case store.Warden:
+		v.check(len(ids) >= 1, "hostel_id", "A warden looks after at least one hostel.")
+	}
+}
+
+// ids parses repeated numeric form values; a value that is not a number is an error.
+func ids(values []string) ([]int64, bool) {
+	out := make([]int64, 0, len(values))
+	for _, s := range values {
+		id, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || id <= 0 {
+			return nil, false
+		}
+		out = append(out, id)
+	}
+	return out, true
+}
+
+func trimmed(s string) string { return strings.TrimSpace(s) }

@@ -1,0 +1,283 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"hostelhub/store"
+	"hostelhub/views"
+)
+
+// errUnprocessable marks a 422 whose page has already been rendered.
+var errNotFound = echo.NewHTTPError(http.StatusNotFound, "Not found")
+
+func forbidden() error { return echo.NewHTTPError(http.StatusForbidden, "Not allowed") }
+
+// issueFilter parses the list's query. Hostel ids are checked against the
+// user's own; a hostel they do not belong to is refused, not ignored.
+func issueFilter(c echo.Context, u *store.User) (views.IssueFilter, store.IssueFilter, error) {
+	q := c.QueryParams()
+	vf := views.IssueFilter{Status: q.Get("status"), Category: q.Get("category"), Q: strings.TrimSpace(q.Get("q")), Page: 1}
+	var v validator
+	v.check(vf.Status == "" || store.Status(vf.Status).Valid(), "status", "Unknown status "+strconv.Quote(vf.Status)+".")
+	v.check(vf.Category == "" || store.ValidCategory(vf.Category), "category", "Unknown category "+strconv.Quote(vf.Category)+".")
+	v.text("q", vf.Q, "The search", 0, 100)
+	if s := q.Get("page"); s != "" {
+		n, err := strconv.Atoi(s)
+		v.check(err == nil && n >= 1 && n <= 100000, "page", "The page must be a number from 1.")
+		vf.Page = max(n, 1)
+	}
+	if s := q.Get("hostel"); s != "" {
+		id, err := strconv.ParseInt(s, 10, 64)
+		v.check(err == nil && id > 0, "hostel", "The hostel must be a number.")
+		vf.Hostel = id
+	}
+	if !v.valid() {
+		return vf, store.IssueFilter{}, unprocessable(v.errs)
+	}
+	if vf.Hostel != 0 && !can(u, ViewHostel, vf.Hostel) {
+		return vf, store.IssueFilter{}, forbidden()
+	}
+	sf := store.IssueFilter{Status: store.Status(vf.Status), Category: vf.Category, Query: vf.Q, Page: vf.Page, PerPage: 25}
+	switch {
+	case vf.Hostel != 0:
+		sf.HostelIDs = []int64{vf.Hostel}
+	case u.Role != store.Management:
+		sf.HostelIDs = append([]int64{}, u.HostelIDs...)
+	}
+	return vf, sf, nil
+}
+
+// listIssues is the issue list; htmx filter requests get the list alone.
+func (h *Handler) listIssues(c echo.Context) error {
+	u := currentUser(c)
+	vf, sf, err := issueFilter(c, u)
+	if err != nil {
+		return err
+	}
+	list, err := h.store.Issues(c.Request().Context(), sf)
+	if err != nil {
+		return err
+	}
+	p, err := h.page(c, "Issues")
+	if err != nil {
+		return err
+	}
+	if isHTMX(c) && htmxTarget(c) == "issue-list-section" {
+		return render(c, http.StatusOK, views.IssueList(p, vf, list, u.Role))
+	}
+	return render(c, http.StatusOK, views.IssuesPage(p, vf, list, u.Role))
+}
+
+// showNewIssue is the report form.
+func (h *Handler) showNewIssue(c echo.Context) error {
+	u := currentUser(c)
+	if !can(u, ReportIssue, u.HomeHostel()) {
+		return forbidden()
+	}
+	p, err := h.page(c, "Report an issue")
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, views.NewIssuePage(p, views.NewIssueForm{HostelID: u.HomeHostel()}, nil))
+}
+
+// createIssue files a report from the form.
+func (h *Handler) createIssue(c echo.Context) error {
+	u := currentUser(c)
+	in := issueInput{
+		Title: c.FormValue("title"), Description: c.FormValue("description"), Category: c.FormValue("category"),
+		Priority: c.FormValue("priority"), Location: c.FormValue("location"), HostelID: u.HomeHostel(),
+	}
+	if s := c.FormValue("hostel_id"); s != "" {
+		id, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return h.newIssueInvalid(c, &in, views.Errors{"hostel_id": "Choose a hostel from the list."})
+		}
+		in.HostelID = id
+	}
+	if !can(u, ReportIssue, in.HostelID) {
+		return forbidden()
+	}
+	in.normalise()
+	if errs := in.validate(); errs != nil {
+		return h.newIssueInvalid(c, &in, errs)
+	}
+	id, err := h.store.CreateIssue(c.Request().Context(), newIssue(u, &in))
+	if err != nil {
+		return err
+	}
+	h.flash(c, "Thank you: your issue is reported. The warden sees it now.")
+	return redirect(c, "/issues/"+strconv.FormatInt(id, 10))
+}
+
+func newIssue(u *store.User, in *issueInput) store.NewIssue {
+	p, _ := store.ParsePriority(in.Priority)
+	return store.NewIssue{HostelID: in.HostelID, ReporterID: u.ID, Title: in.Title, Description: in.Description,
+		Category: in.Category, Priority: p, Location: in.Location}
+}
+
+func (h *Handler) newIssueInvalid(c echo.Context, in *issueInput, errs views.Errors) error {
+	p, err := h.page(c, "Report an issue")
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusUnprocessableEntity, views.NewIssuePage(p, in.form(), errs))
+}
+
+// visibleIssue loads the issue named in the path if the user may see it.
+// An issue of another hostel is as absent as one that does not exist.
+func (h *Handler) visibleIssue(c echo.Context) (*store.Issue, error) {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return nil, errNotFound
+	}
+	is, err := h.store.Issue(c.Request().Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !can(currentUser(c), ViewHostel, is.HostelID) {
+		return nil, errNotFound
+	}
+	return is, nil
+}
+
+// showIssue is one issue with its history.
+func (h *Handler) showIssue(c echo.Context) error {
+	is, err := h.visibleIssue(c)
+	if err != nil {
+		return err
+	}
+	return h.renderIssuePage(c, http.StatusOK, is, views.IssueDetail{})
+}
+
+func (h *Handler) renderIssuePage(c echo.Context, status int, is *store.Issue, d views.IssueDetail) error {
+	ctx := c.Request().Context()
+	u := currentUser(c)
+	notes, err := h.store.Notes(ctx, is.ID)
+	if err != nil {
+		return err
+	}
+	p, err := h.page(c, is.Title)
+	if err != nil {
+		return err
+	}
+	now := h.now()
+	d.Row.Issue, d.Row.As, d.Row.CSRF, d.Row.Multi = is, u.Role, p.CSRF, len(p.UserHostels()) > 1
+	d.Notes = notes
+	d.CanComment = canIssue(u, Comment, is, "", now)
+	d.CanReopen = u.Role == store.Student && canIssue(u, ChangeStatus, is, store.StatusOpen, now)
+	if u.Role == store.Student {
+		if d.MeTooDone, err = h.store.HasMeToo(ctx, is.ID, u.ID); err != nil {
+			return err
+		}
+	}
+	return render(c, status, views.IssuePage(p, d))
+}
+
+// changeStatus moves an issue along the workflow. htmx gets the row back;
+// a plain form is redirected, or shown the page with the reason it was refused.
+func (h *Handler) changeStatus(c echo.Context) error {
+	u := currentUser(c)
+	is, err := h.visibleIssue(c)
+	if err != nil {
+		return err
+	}
+	in := statusInput{Status: c.FormValue("status"), Note: c.FormValue("note")}
+	errs := in.validate()
+	if errs == nil && !canIssue(u, ChangeStatus, is, store.Status(in.Status), h.now()) {
+		return forbidden()
+	}
+	if errs == nil {
+		err = h.store.ChangeStatus(c.Request().Context(), is.ID, u.ID, store.Status(in.Status), in.Note)
+		var te *store.TransitionError
+		switch {
+		case errors.As(err, &te):
+			errs = views.Errors{"status": te.Error()}
+		case err != nil:
+			return err
+		}
+	}
+	if errs != nil {
+		msg := errs["status"]
+		if msg == "" {
+			msg = errs["note"]
+		}
+		if isHTMX(c) {
+			return render(c, http.StatusUnprocessableEntity, views.IssueRow(views.Row{Issue: is, As: u.Role, CSRF: csrfToken(c), Err: msg, Note: in.Note}))
+		}
+		return h.renderIssuePage(c, http.StatusUnprocessableEntity, is, views.IssueDetail{Row: views.Row{Err: msg, Note: in.Note}})
+	}
+	if isHTMX(c) {
+		fresh, err := h.store.Issue(c.Request().Context(), is.ID)
+		if err != nil {
+			return err
+		}
+		return render(c, http.StatusOK, views.IssueRow(views.Row{Issue: fresh, As: u.Role, CSRF: csrfToken(c)}))
+	}
+	h.flash(c, "Status changed to "+strings.ToLower(store.Status(in.Status).Label())+".")
+	return c.Redirect(http.StatusSeeOther, backTo(c, is.ID))
+}
+
+// backTo is where a plain form returns after acting on an issue: the list
+// it came from, or else the issue's page.
+func backTo(c echo.Context, id int64) string {
+	if ref, err := url.Parse(c.Request().Referer()); err == nil && ref.Host == c.Request().Host && ref.Path == "/issues" {
+		return ref.RequestURI()
+	}
+	return "/issues/" + strconv.FormatInt(id, 10)
+}
+
+// addComment appends a comment to an issue's history.
+func (h *Handler) addComment(c echo.Context) error {
+	u := currentUser(c)
+	is, err := h.visibleIssue(c)
+	if err != nil {
+		return err
+	}
+	if !canIssue(u, Comment, is, "", h.now()) {
+		return forbidden()
+	}
+	body := strings.TrimSpace(c.FormValue("body"))
+	var v validator
+	v.text("body", body, "The comment", 1, 2000)
+	if !v.valid() {
+		return h.renderIssuePage(c, http.StatusUnprocessableEntity, is, views.IssueDetail{Comment: body, Errors: v.errs})
+	}
+	if err := h.store.AddComment(c.Request().Context(), is.ID, u.ID, body); err != nil {
+		return err
+	}
+	return redirect(c, "/issues/"+strconv.FormatInt(is.ID, 10)+"#history-heading")
+}
+
+// addMeToo counts the user as affected too, once.
+func (h *Handler) addMeToo(c echo.Context) error {
+	u := currentUser(c)
+	is, err := h.visibleIssue(c)
+	if err != nil {
+		return err
+	}
+	if !canIssue(u, MeToo, is, "", h.now()) {
+		return forbidden()
+	}
+	if _, err := h.store.AddMeToo(c.Request().Context(), is.ID, u.ID); err != nil {
+		return err
+	}
+	if isHTMX(c) {
+		fresh, err := h.store.Issue(c.Request().Context(), is.ID)
+		if err != nil {
+			return err
+		}
+		return render(c, http.StatusOK, views.IssueRow(views.Row{Issue: fresh, As: u.Role, CSRF: csrfToken(c), Multi: len(u.HostelIDs) > 1}))
+	}
+	h.flash(c, "Noted: this affects you too.")
+	return c.Redirect(http.StatusSeeOther, backTo(c, is.ID))
+}

@@ -1,0 +1,85 @@
+// hostelhub's one script: the live/reconnecting indicator, keeping the
+// stream's resume point current, and releasing the stream of a hidden tab.
+// Everything else is htmx and plain HTML.
+(function () {
+  "use strict";
+
+  function stream() { return document.querySelector("[data-stream]"); }
+
+  function setState(state, text) {
+    var el = document.getElementById("live");
+    if (!el) return;
+    el.dataset.state = state;
+    el.textContent = text;
+  }
+
+  // The extension re-creates a failed stream from the sse-connect URL,
+  // without Last-Event-ID: keep the URL's resume point at the newest event
+  // this page has applied, so a re-created stream replays only what it missed.
+  function remember(id) {
+    var el = stream();
+    if (!el || !id) return;
+    var url = new URL(el.getAttribute("sse-connect"), location.href);
+    url.searchParams.set("last_event_id", id);
+    el.setAttribute("sse-connect", url.pathname + url.search);
+  }
+
+  document.addEventListener("htmx:sseOpen", function () { setState("live", "Live"); });
+  document.addEventListener("htmx:sseError", function () { setState("reconnecting", "Reconnecting…"); });
+
+  document.addEventListener("htmx:sseBeforeMessage", function (e) {
+    var ev = e.detail;
+    // A new issue this page already shows (a replay after a reconnect) is not added twice.
+    if (ev.type === "new_issue") {
+      var m = /id="(issue-\d+)"/.exec(ev.data);
+      if (m && document.getElementById(m[1])) {
+        e.preventDefault();
+        remember(ev.lastEventId);
+      }
+    }
+  });
+
+  document.addEventListener("htmx:sseMessage", function (e) {
+    var ev = e.detail;
+    remember(ev.lastEventId);
+    if (ev.type === "reload") location.reload();
+    var empty = document.getElementById("issue-list-empty");
+    if (ev.type === "new_issue" && empty) empty.remove();
+  });
+
+  // Toasts fade by CSS; remove them once they have.
+  document.addEventListener("animationend", function (e) {
+    if (e.target.classList && e.target.classList.contains("toast")) e.target.remove();
+  });
+
+  // A hidden tab gives its connection back (browsers allow six per origin
+  // over HTTP/1.1) and resumes, with replay, when it is shown again.
+  var sources = [];
+  var create = htmx.createEventSource;
+  htmx.createEventSource = function (url) {
+    var es = (create || function (u) { return new EventSource(u, { withCredentials: true }); })(url);
+    sources.push(es);
+    return es;
+  };
+  var hiddenTimer = null;
+  document.addEventListener("visibilitychange", function () {
+    var el = stream();
+    if (!el) return;
+    if (document.hidden) {
+      hiddenTimer = setTimeout(function () {
+        sources.forEach(function (es) { es.close(); });
+        sources = [];
+        setState("paused", "Paused while hidden");
+      }, 5000);
+      return;
+    }
+    clearTimeout(hiddenTimer);
+    if (sources.length > 0) return;
+    // Changed attributes make htmx process the elements again: a new
+    // stream from the remembered resume point, and its listeners.
+    el.dataset.resume = String(Date.now());
+    el.querySelectorAll("[sse-swap]").forEach(function (s) { s.dataset.resume = el.dataset.resume; });
+    setState("connecting", "Connecting…");
+    htmx.process(el);
+  });
+})();

@@ -1,0 +1,42 @@
+package store
+
+import (
+	"context"
+	"fmt"
+)
+
+// EventsAfter returns up to limit events with ids above afterID, in id order;
+// hostelIDs nil means every hostel.
+func (s *Store) EventsAfter(ctx context.Context, afterID int64, hostelIDs []int64, limit int) ([]Event, error) {
+	var evs []Event
+	query, args := `SELECT * FROM events WHERE id > ? ORDER BY id LIMIT ?`, []any{afterID, limit}
+	if hostelIDs != nil {
+		query, args = `SELECT * FROM events WHERE id > ? AND hostel_id IN (?) ORDER BY id LIMIT ?`, []any{afterID, hostelIDs, limit}
+	}
+	q, a, err := s.in(query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: events: %w", err)
+	}
+	if err := s.db.SelectContext(ctx, &evs, q, a...); err != nil {
+		return nil, fmt.Errorf("store: events after %d: %w", afterID, err)
+	}
+	return evs, nil
+}
+
+// LatestEventID is the id of the newest event, 0 when there is none.
+func (s *Store) LatestEventID(ctx context.Context) (int64, error) {
+	var id int64
+	if err := s.get(ctx, &id, `SELECT COALESCE(MAX(id), 0) FROM events`); err != nil {
+		return 0, fmt.Errorf("store: latest event: %w", err)
+	}
+	return id, nil
+}
+
+// OldestEventID is the id of the oldest event still kept, 0 when there is none.
+func (s *Store) OldestEventID(ctx context.Context) (int64, error) {
+	var id int64
+	if err := s.get(ctx, &id, `SELECT COALESCE(MIN(id), 0) FROM events`); err != nil {
+		return 0, fmt.Errorf("store: oldest event: %w", err)
+	}
+	return id, nil
+}

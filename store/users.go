@@ -1,0 +1,149 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// NewUser is an account to create.
+type NewUser struct {
+	Email     string
+	Name      string
+	Password  string
+	Role      Role
+	Room      string
+	HostelIDs []int64
+}
+
+// bcryptCost is the cost of new password hashes; tests lower it.
+var bcryptCost = bcrypt.DefaultCost
+
+// HashPassword hashes a password for storing.
+func HashPassword(password string) (string, error) {
+	h, err := bcrypt.GenerateFromPassword([]byte(password), bcryptCost)
+	if err != nil {
+		return "", fmt.Errorf("store: hash password: %w", err)
+	}
+	return string(h), nil
+}
+
+// CreateUser adds an account. An email already taken returns ErrDuplicate.
+func (s *Store) CreateUser(ctx context.Context, n NewUser) (int64, error) {
+	hash, err := HashPassword(n.Password)
+	if err != nil {
+		return 0, err
+	}
+	var id int64
+	err = s.write(ctx, func(t *tx) error {
+		id, err = t.insert(`INSERT INTO users (email, name, password_hash, role, room, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+			normalEmail(n.Email), n.Name, hash, n.Role, n.Room, t.now)
+		if isUnique(err) {
+			return ErrDuplicate
+		}
+		if err != nil {
+			return err
+		}
+		return t.setHostels(id, n.HostelIDs)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: create user %s: %w", n.Email, err)
+	}
+	return id, nil
+}
+
+func (t *tx) setHostels(userID int64, hostelIDs []int64) error {
+	if _, err := t.exec(`DELETE FROM user_hostels WHERE user_id = ?`, userID); err != nil {
+		return err
+	}
+	for _, h := range hostelIDs {
+		if _, err := t.exec(`INSERT INTO user_hostels (user_id, hostel_id) VALUES (?, ?)`, userID, h); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func normalEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
+
+// User returns one account with its hostels.
+func (s *Store) User(ctx context.Context, id int64) (*User, error) {
+	var u User
+	if err := s.get(ctx, &u, `SELECT * FROM users WHERE id = ?`, id); err != nil {
+		return nil, fmt.Errorf("store: user %d: %w", id, err)
+	}
+	if err := s.selectAll(ctx, &u.HostelIDs, `SELECT hostel_id FROM user_hostels WHERE user_id = ? ORDER BY hostel_id`, id); err != nil {
+		return nil, fmt.Errorf("store: user %d: hostels: %w", id, err)
+	}
+	return &u, nil
+}
+
+// UserByEmail returns the account with that email, whatever its case.
+func (s *Store) UserByEmail(ctx context.Context, email string) (*User, error) {
+	var id int64
+	if err := s.get(ctx, &id, `SELECT id FROM users WHERE email = ?`, normalEmail(email)); err != nil {
+		return nil, fmt.Errorf("store: user %s: %w", email, err)
+	}
+	return s.User(ctx, id)
+}
+
+// Users lists every account with its hostels, by role then name.
+func (s *Store) Users(ctx context.Context) ([]User, error) {
+	var users []User
+	if err := s.selectAll(ctx, &users, `SELECT * FROM users ORDER BY role, name, id`); err != nil {
+		return nil, fmt.Errorf("store: users: %w", err)
+	}
+	var links []struct {
+		UserID   int64 `db:"user_id"`
+		HostelID int64 `db:"hostel_id"`
+	}
+	if err := s.selectAll(ctx, &links, `SELECT user_id, hostel_id FROM user_hostels ORDER BY hostel_id`); err != nil {
+		return nil, fmt.Errorf("store: users: %w", err)
+	}
+	byID := make(map[int64]*User, len(users))
+	for i := range users {
+		byID[users[i].ID] = &users[i]
+	}
+	for _, l := range links {
+		if u := byID[l.UserID]; u != nil {
+			u.HostelIDs = append(u.HostelIDs, l.HostelID)
+		}
+	}
+	return users, nil
+}
+
+// UpdateUser moves an account between hostels and enables or disables it.
+func (s *Store) UpdateUser(ctx context.Context, id int64, hostelIDs []int64, disabled bool) error {
+	err := s.write(ctx, func(t *tx) error {
+		res, err := t.exec(`UPDATE users SET disabled = ? WHERE id = ?`, disabled, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		return t.setHostels(id, hostelIDs)
+	})
+	if err != nil {
+		return fmt.Errorf("store: update user %d: %w", id, err)
+	}
+	return nil
+}
+
+// SetPassword replaces an account's password.
+func (s *Store) SetPassword(ctx context.Context, id int64, password string) error {
+	hash, err := HashPassword(password)
+	if err != nil {
+		return err
+	}
+	err = s.write(ctx, func(t *tx) error {
+		_, err := t.exec(`UPDATE users SET password_hash = ? WHERE id = ?`, hash, id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: set password of user %d: %w", id, err)
+	}
+	return nil
+}
