@@ -72,14 +72,14 @@ func (h *Handler) renderDashboardJSON(ctx context.Context) ([]byte, error) {
 }
 
 type summaryJSON struct {
-	At         string            `json:"at"`
-	Total      int               `json:"total"`
-	ByStatus   map[string]int    `json:"by_status"`
-	ByHostel   []hostelJSON      `json:"by_hostel"`
-	ByCategory []categoryJSON    `json:"by_category"`
-	Daily      []dayJSON         `json:"daily"`
-	Overdue    []overdueJSON     `json:"overdue"`
-	OverdueN   int               `json:"overdue_total"`
+	At         string         `json:"at"`
+	Total      int            `json:"total"`
+	ByStatus   map[string]int `json:"by_status"`
+	ByHostel   []hostelJSON   `json:"by_hostel"`
+	ByCategory []categoryJSON `json:"by_category"`
+	Daily      []dayJSON      `json:"daily"`
+	Overdue    []overdueJSON  `json:"overdue"`
+	OverdueN   int            `json:"overdue_total"`
 }
 
 type hostelJSON struct {

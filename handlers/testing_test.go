@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/labstack/echo/v4"
+
 	"hostelhub/store"
 )
 
@@ -22,6 +24,7 @@ type testServer struct {
 	*httptest.Server
 	store   *store.Store
 	handler *Handler
+	echo    *echo.Echo
 }
 
 type testOptions struct {
@@ -50,9 +53,10 @@ func newTestServer(t testing.TB, opts ...func(*testOptions)) *testServer {
 		Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), SessionSecret: []byte("test secret test secret test secret"),
 		Dashboard: o.dashboard, LoginPerAddress: o.perAddr, LoginPerAccount: o.perAcct,
 	})
-	srv := httptest.NewServer(h.Echo())
+	e := h.Echo()
+	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
-	return &testServer{Server: srv, store: st, handler: h}
+	return &testServer{Server: srv, store: st, handler: h, echo: e}
 }
 
 // client is one browser without JavaScript: a cookie jar, redirects not followed.

@@ -42,7 +42,10 @@ func (h *Handler) createUser(c echo.Context) error {
 	}
 	errs := in.validate(hostels)
 	if !ok {
-		errs = mergeErr(errs, "hostel_id", "Choose hostels from the list.")
+		if errs == nil {
+			errs = views.Errors{}
+		}
+		errs["hostel_id"] = "Choose hostels from the list."
 	}
 	if errs == nil {
 		_, err = h.store.CreateUser(ctx, store.NewUser{Email: in.Email, Name: in.Name, Password: in.Password,
@@ -112,16 +115,6 @@ func (h *Handler) updateUser(c echo.Context) error {
 	}
 	h.flash(c, "Saved "+u.Name+".")
 	return c.Redirect(http.StatusSeeOther, "/users")
-}
-
-func mergeErr(errs views.Errors, field, msg string) views.Errors {
-	if errs == nil {
-		errs = views.Errors{}
-	}
-	if _, ok := errs[field]; !ok {
-		errs[field] = msg
-	}
-	return errs
 }
 
 // listHostels is the hostels page.
