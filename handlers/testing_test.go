@@ -29,6 +29,8 @@ type testServer struct {
 
 type testOptions struct {
 	issues    int
+	hostels   int
+	days      int
 	dashboard DashboardCache
 	perAddr   RateLimit
 	perAcct   RateLimit
@@ -36,7 +38,7 @@ type testOptions struct {
 
 func newTestServer(t testing.TB, opts ...func(*testOptions)) *testServer {
 	t.Helper()
-	o := testOptions{issues: 60, perAddr: RateLimit{Every: time.Millisecond, Burst: 1000}, perAcct: RateLimit{Every: time.Millisecond, Burst: 1000}}
+	o := testOptions{issues: 60, hostels: 3, days: 30, perAddr: RateLimit{Every: time.Millisecond, Burst: 1000}, perAcct: RateLimit{Every: time.Millisecond, Burst: 1000}}
 	for _, f := range opts {
 		f(&o)
 	}
@@ -46,7 +48,7 @@ func newTestServer(t testing.TB, opts ...func(*testOptions)) *testServer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	if _, err := st.Seed(ctx, store.SeedOptions{Hostels: 3, Issues: o.issues, Days: 30, Password: "demo", Seed: 7}); err != nil {
+	if _, err := st.Seed(ctx, store.SeedOptions{Hostels: o.hostels, Issues: o.issues, Days: o.days, Password: "demo", Seed: 7}); err != nil {
 		t.Fatal(err)
 	}
 	h := New(Options{

@@ -6,21 +6,35 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 var (
 	benchOnce  sync.Once
 	benchStore *Store
+	benchDir   string
 )
+
+func TestMain(m *testing.M) {
+	bcryptCost = bcrypt.MinCost // tests need hashes, not strong ones
+	code := m.Run()
+	if benchStore != nil {
+		benchStore.Close()
+		os.RemoveAll(benchDir)
+	}
+	os.Exit(code)
+}
 
 // bigStore is a 50,000-issue database over 10 hostels and 90 days, filled
 // by the same code as demo mode, shared by the benchmarks.
 func bigStore(b *testing.B) *Store {
 	benchOnce.Do(func() {
-		dir, err := osMkdirTemp()
+		dir, err := os.MkdirTemp("", "hostelhub-bench-")
 		if err != nil {
 			b.Fatal(err)
 		}
+		benchDir = dir
 		s, err := Open(context.Background(), filepath.Join(dir, "bench.db"), Options{})
 		if err != nil {
 			b.Fatal(err)
@@ -59,5 +73,3 @@ func BenchmarkIssuesHostelQuery(b *testing.B) {
 		}
 	}
 }
-
-func osMkdirTemp() (string, error) { return os.MkdirTemp("", "hostelhub-bench-") }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // ReopenWindow is how long after resolution a reporter may reopen an issue.
@@ -141,27 +143,34 @@ func (s *Store) Issues(ctx context.Context, f IssueFilter) (*IssuePage, error) {
 		args = append(args, f.Category)
 	}
 	if q := strings.TrimSpace(f.Query); q != "" {
-		like := "%" + escapeLike(strings.ToLower(q)) + "%"
-		where = append(where, `(LOWER(i.title) LIKE ? ESCAPE '\' OR LOWER(i.description) LIKE ? ESCAPE '\' OR LOWER(i.location) LIKE ? ESCAPE '\')`)
+		// Case-insensitive: SQLite's LIKE already is (for ASCII, like its
+		// LOWER); PostgreSQL's is ILIKE.
+		like := "%" + escapeLike(q) + "%"
+		op := "LIKE"
+		if s.dialect == Postgres {
+			op = "ILIKE"
+		}
+		where = append(where, fmt.Sprintf(`(i.title %[1]s ? ESCAPE '\' OR i.location %[1]s ? ESCAPE '\' OR i.description %[1]s ? ESCAPE '\')`, op))
 		args = append(args, like, like, like)
 	}
 	cond := strings.Join(where, " AND ")
 
 	page := &IssuePage{Page: f.Page, PerPage: f.PerPage}
-	q, a, err := s.in(`SELECT COUNT(*) FROM issues i WHERE `+cond, args...)
+	countQ, countArgs, err := s.in(`SELECT COUNT(*) FROM issues i WHERE `+cond, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: issues: %w", err)
 	}
-	if err := s.db.GetContext(ctx, &page.Total, q, a...); err != nil {
-		return nil, fmt.Errorf("store: count issues: %w", err)
-	}
-	q, a, err = s.in(`SELECT `+issueColumns+` WHERE `+cond+
+	listQ, listArgs, err := s.in(`SELECT `+issueColumns+` WHERE `+cond+
 		` ORDER BY i.active DESC, i.priority DESC, i.created_at DESC, i.id DESC LIMIT ? OFFSET ?`,
 		append(args, f.PerPage, (f.Page-1)*f.PerPage)...)
 	if err != nil {
 		return nil, fmt.Errorf("store: issues: %w", err)
 	}
-	if err := s.db.SelectContext(ctx, &page.Issues, q, a...); err != nil {
+	// The count and the page walk the same rows: side by side, not one after the other.
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return s.db.GetContext(gctx, &page.Total, countQ, countArgs...) })
+	g.Go(func() error { return s.db.SelectContext(gctx, &page.Issues, listQ, listArgs...) })
+	if err := g.Wait(); err != nil {
 		return nil, fmt.Errorf("store: issues: %w", err)
 	}
 	return page, nil

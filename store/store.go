@@ -6,6 +6,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
@@ -17,7 +18,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver "pgx"
 	"github.com/jmoiron/sqlx"
-	_ "github.com/mattn/go-sqlite3" // SQLite driver "sqlite3"
+	"github.com/mattn/go-sqlite3"
 	"github.com/pressly/goose/v3"
 )
 
@@ -74,17 +75,12 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		s.wdb = s.db
 	} else {
 		s.dialect = SQLite
-		if s.db, err = sqlx.Open("sqlite3", sqliteDSN(dsn, false)); err != nil {
-			return nil, fmt.Errorf("store: open: %w", err)
-		}
+		s.db = sqlx.NewDb(sql.OpenDB(sqliteConnector{dsn: sqliteDSN(dsn, false)}), "sqlite3")
 		s.db.SetMaxOpenConns(8)
 		s.db.SetMaxIdleConns(8)
 		// One writer connection: writers queue in the pool instead of
 		// fighting over SQLite's lock; busy_timeout covers other processes.
-		if s.wdb, err = sqlx.Open("sqlite3", sqliteDSN(dsn, true)); err != nil {
-			s.db.Close()
-			return nil, fmt.Errorf("store: open: %w", err)
-		}
+		s.wdb = sqlx.NewDb(sql.OpenDB(sqliteConnector{dsn: sqliteDSN(dsn, true)}), "sqlite3")
 		s.wdb.SetMaxOpenConns(1)
 		s.wdb.SetMaxIdleConns(1)
 		s.wdb.SetConnMaxIdleTime(0)
@@ -102,6 +98,7 @@ func sqliteDSN(path string, write bool) string {
 	q.Set("_foreign_keys", "on")
 	q.Set("_busy_timeout", "10000")
 	q.Set("_synchronous", "NORMAL")
+	q.Set("_stmt_cache_size", "64")
 	if write {
 		// BEGIN IMMEDIATE: take the write lock up front so a transaction
 		// never fails half-way on an upgrade from reader to writer.
@@ -109,6 +106,23 @@ func sqliteDSN(path string, write bool) string {
 	}
 	return "file:" + path + "?" + q.Encode()
 }
+
+// sqliteConnector opens SQLite connections that read the file through
+// memory mapping: a list that walks one hostel's rows, spread across the
+// table, then costs page-cache reads rather than a system call per page.
+type sqliteConnector struct{ dsn string }
+
+var sqliteDriver = &sqlite3.SQLiteDriver{
+	ConnectHook: func(c *sqlite3.SQLiteConn) error {
+		_, err := c.Exec("PRAGMA mmap_size = 268435456", nil)
+		return err
+	},
+}
+
+func (c sqliteConnector) Connect(context.Context) (driver.Conn, error) {
+	return sqliteDriver.Open(c.dsn)
+}
+func (c sqliteConnector) Driver() driver.Driver { return sqliteDriver }
 
 func (s *Store) migrate(ctx context.Context, logger *slog.Logger) error {
 	dir, dialect := "migrations/sqlite", goose.DialectSQLite3

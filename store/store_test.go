@@ -6,11 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
-
-	"golang.org/x/crypto/bcrypt"
 )
-
-func init() { bcryptCost = bcrypt.MinCost }
 
 // newTestStore opens a fresh SQLite file in a temp dir with a small demo fill.
 func newTestStore(t testing.TB, events *[]Event) *Store {

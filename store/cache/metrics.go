@@ -1,0 +1,87 @@
+package cache
+
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+const metricPrefix = "hostelhub_dashboard_cache_"
+
+// metrics holds the collectors. The labelled children are resolved once, so
+// the hit path does one atomic add.
+type metrics struct {
+	hitMemory      prometheus.Counter
+	hitRedis       prometheus.Counter
+	misses         prometheus.Counter
+	renders        prometheus.Counter
+	renderErrors   prometheus.Counter
+	renderSeconds  prometheus.Observer
+	redisGetErrors prometheus.Counter
+	redisSetErrors prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	hits := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: metricPrefix + "hits_total",
+		Help: "Dashboard cache hits, by tier (memory: in-process copy; redis: shared copy).",
+	}, []string{"tier"})
+	misses := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: metricPrefix + "misses_total",
+		Help: "Dashboard cache lookups that had to wait for a render (their own or a concurrent one), or failed.",
+	})
+	renders := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: metricPrefix + "renders_total",
+		Help: "Dashboard renders started by the cache (at most one per version and variant at a time per instance).",
+	})
+	renderErrors := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: metricPrefix + "render_errors_total",
+		Help: "Dashboard renders that returned an error or panicked; nothing was cached.",
+	})
+	renderSeconds := prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    metricPrefix + "render_seconds",
+		Help:    "Time spent rendering the dashboard on a cache miss.",
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+	})
+	redisErrors := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: metricPrefix + "redis_errors_total",
+		Help: "Redis calls of the dashboard cache that failed or timed out, by operation; the dashboard was served anyway.",
+	}, []string{"op"})
+
+	if reg != nil {
+		hits = register(reg, hits)
+		misses = register(reg, misses)
+		renders = register(reg, renders)
+		renderErrors = register(reg, renderErrors)
+		renderSeconds = register(reg, renderSeconds)
+		redisErrors = register(reg, redisErrors)
+	}
+	return &metrics{
+		hitMemory:      hits.WithLabelValues("memory"),
+		hitRedis:       hits.WithLabelValues("redis"),
+		misses:         misses,
+		renders:        renders,
+		renderErrors:   renderErrors,
+		renderSeconds:  renderSeconds,
+		redisGetErrors: redisErrors.WithLabelValues("get"),
+		redisSetErrors: redisErrors.WithLabelValues("set"),
+	}
+}
+
+// register registers col, or returns the collector already registered under
+// the same description, so that several caches can share a Registerer. Any
+// other registration error is a programming error and panics, as with
+// MustRegister.
+func register[T prometheus.Collector](reg prometheus.Registerer, col T) T {
+	err := reg.Register(col)
+	if err == nil {
+		return col
+	}
+	var are prometheus.AlreadyRegisteredError
+	if errors.As(err, &are) {
+		if existing, ok := are.ExistingCollector.(T); ok {
+			return existing
+		}
+	}
+	panic(err)
+}
