@@ -92,7 +92,7 @@ func (s *Store) Dashboard(ctx context.Context) (*Dashboard, error) {
 	g.Go(func() error {
 		// One index range count per day and series: cheaper than grouping
 		// a month of rows by an expression.
-		return s.selectAll(gctx, &days, `WITH RECURSIVE days (d) AS (SELECT ? UNION ALL SELECT d + 86400 FROM days WHERE d < ?)
+		return s.selectAll(gctx, &days, `WITH RECURSIVE days (d) AS (SELECT CAST(? AS BIGINT) UNION ALL SELECT d + 86400 FROM days WHERE d < ?)
 			SELECT d,
 				(SELECT COUNT(*) FROM issues WHERE created_at >= d AND created_at < d + 86400) AS created,
 				(SELECT COUNT(*) FROM issues WHERE resolved_at >= d AND resolved_at < d + 86400) AS resolved

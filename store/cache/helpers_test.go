@@ -142,12 +142,32 @@ func newClient(t testing.TB, opt *redis.Options, cleanupKeys bool) (*redis.Clien
 	return rdb, rec
 }
 
-// sharedRedis connects to REDIS_URL (or the local default).
+var (
+	probeOnce sync.Once
+	probeErr  error
+)
+
+// sharedRedis connects to REDIS_URL (or the local default). Whether it
+// answers is probed once per test binary, without retries, so that a missing
+// Redis costs one connection attempt, not one per test.
 func sharedRedis(t testing.TB) (*redis.Client, *recorder) {
 	t.Helper()
 	opt, err := redis.ParseURL(redisURL())
 	if err != nil {
 		t.Fatalf("REDIS_URL %q: %v", redisURL(), err)
+	}
+	probeOnce.Do(func() {
+		probeOpt := *opt
+		probeOpt.MaxRetries = -1
+		probeOpt.DialTimeout = time.Second
+		probe := redis.NewClient(&probeOpt)
+		defer probe.Close()
+		_, probeErr = bounded(context.Background(), 2*time.Second, func(ctx context.Context) (string, error) {
+			return probe.Ping(ctx).Result()
+		})
+	})
+	if probeErr != nil {
+		skipOrFatal(t, "cache: no Redis at %s: %v", opt.Addr, probeErr)
 	}
 	return newClient(t, opt, true)
 }
