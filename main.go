@@ -23,8 +23,14 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
+
 	"hostelhub/handlers"
+	"hostelhub/realtime"
 	"hostelhub/store"
+	"hostelhub/store/cache"
 )
 
 // demoSecret keys sessions in demo mode, which is for a laptop only.
@@ -41,6 +47,8 @@ type config struct {
 	TLSKey        string
 	LogFormat     string
 	ShutdownGrace time.Duration
+
+	passwordCost int // bcrypt cost; 0 is bcrypt's default (tests lower it)
 }
 
 // parseConfig reads flags, each defaulting to its environment variable.
@@ -129,47 +137,150 @@ func newLogger(format string, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, nil))
 }
 
-// app is a running hostelhub: the store, the handlers and the server.
+// app is a running hostelhub: the store, the event path out of it (the
+// follower feeding the hub and the dashboard cache), and the server.
 type app struct {
-	cfg    config
-	logger *slog.Logger
-	store  *store.Store
-	server *http.Server
+	cfg      config
+	logger   *slog.Logger
+	store    *store.Store
+	redis    redis.UniversalClient // nil without REDIS_URL
+	hub      *realtime.Hub
+	follower *realtime.Follower
+	notify   chan int64 // the newest committed event id, for other instances
+	server   *http.Server
 }
 
-// newApp opens the database (filling it in demo mode) and builds the server.
+// newApp opens the database (filling it in demo mode), connects to Redis
+// when told to, and wires the one path every change takes: store commit →
+// event → follower → hub (streams) and dashboard cache.
 func newApp(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Writer) (*app, error) {
-	st, err := store.Open(ctx, cfg.DatabaseURL, store.Options{Logger: logger})
+	a := &app{cfg: cfg, logger: logger, notify: make(chan int64, 1)}
+	st, err := store.Open(ctx, cfg.DatabaseURL, store.Options{Logger: logger, OnCommit: a.committed, PasswordCost: cfg.passwordCost})
 	if err != nil {
 		return nil, err
 	}
-	a := &app{cfg: cfg, logger: logger, store: st}
+	a.store = st
 	if cfg.Demo {
 		if err := a.seedDemo(ctx, stdout); err != nil {
 			st.Close()
 			return nil, err
 		}
 	}
+	epoch, err := st.Epoch(ctx)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	latest, err := st.LatestEventID(ctx)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	var transport realtime.Transport
 	if cfg.RedisURL == "" {
 		logger.Warn("no REDIS_URL: the dashboard cache and live events stay inside this one process; run one instance only")
+	} else {
+		opts, err := redis.ParseURL(cfg.RedisURL)
+		if err != nil {
+			st.Close()
+			return nil, fmt.Errorf("REDIS_URL: %w", err)
+		}
+		opts.ContextTimeoutEnabled = true
+		a.redis = redis.NewClient(opts)
+		transport = realtime.NewRedisTransport(a.redis, "hostelhub:"+epoch+":events", logger)
+		if err := a.redis.Ping(ctx).Err(); err != nil {
+			logger.Warn("Redis does not answer yet; serving without it until it does", "err", err)
+		}
 	}
+
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	dashboard := cache.New(cache.Options{Redis: a.redis, Prefix: "hostelhub:" + epoch + ":", Registerer: registry, Logger: logger})
+	dashboard.Advance(latest)
+	a.hub = realtime.NewHub(handlers.Fragments{Store: st}.Render, realtime.HubOptions{Logger: logger})
+	a.follower = realtime.NewFollower(handlers.EventSource{Store: st}, a.hub, transport, realtime.FollowerOptions{
+		Logger: logger,
+		OnMessage: func(m realtime.Message) {
+			if store.EventKind(m.Kind).ChangesDashboard() {
+				dashboard.Advance(m.ID)
+			}
+		},
+	})
+	registry.MustRegister(realtime.NewCollector(a.hub, a.follower))
+	if transport != nil {
+		go a.notifyOthers(transport)
+	}
+
 	h := handlers.New(handlers.Options{
 		Store:         st,
 		Logger:        logger,
+		Registry:      registry,
+		Dashboard:     dashboard,
+		Hub:           a.hub,
+		Ready:         a.ready,
 		Secure:        cfg.TLSCert != "",
 		SessionSecret: []byte(cfg.SessionSecret),
 	})
 	a.server = &http.Server{
 		Handler:           h.Echo(),
 		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second, // streams lift it for themselves
+		ReadTimeout:       30 * time.Second, // streams lift both for themselves
+		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS12},
 	}
+	// Streams never go idle, so Shutdown alone would wait them out: end
+	// them as it starts, and browsers reconnect to another instance.
+	a.server.RegisterOnShutdown(a.hub.Close)
 	return a, nil
+}
+
+// committed hears every commit: this instance's follower reads the new
+// events at once, and other instances are told through Redis. It never
+// blocks the request that committed.
+func (a *app) committed(evs []store.Event) {
+	id := evs[len(evs)-1].ID
+	if a.follower != nil {
+		a.follower.Wake(id)
+	}
+	select {
+	case a.notify <- id:
+	default:
+		// A notification is already waiting; the other instances read
+		// every event up to the newest whichever id wakes them.
+		select {
+		case <-a.notify:
+		default:
+		}
+		select {
+		case a.notify <- id:
+		default:
+		}
+	}
+}
+
+func (a *app) notifyOthers(t realtime.Transport) {
+	for id := range a.notify {
+		if err := t.Notify(context.Background(), id); err != nil {
+			a.logger.Warn("other instances not told of an event; they will find it within a second", "id", id, "err", err)
+		}
+	}
+}
+
+// ready is /healthz: the database must answer. Redis is reported but is
+// not required: without it this instance still serves everything.
+func (a *app) ready(ctx context.Context) error {
+	if err := a.store.Ping(ctx); err != nil {
+		return err
+	}
+	if a.redis != nil {
+		if err := a.redis.Ping(ctx).Err(); err != nil {
+			a.logger.Warn("healthz: Redis does not answer", "err", err)
+		}
+	}
+	return nil
 }
 
 func (a *app) seedDemo(ctx context.Context, stdout io.Writer) error {
@@ -203,6 +314,18 @@ func (a *app) Serve(ctx context.Context, ln net.Listener) error {
 		scheme = "https"
 	}
 	a.logger.Info("hostelhub listening", "url", scheme+"://"+ln.Addr().String(), "database", a.store.Dialect())
+	fctx, stopFollower := context.WithCancel(context.Background())
+	followed := make(chan struct{})
+	go func() {
+		defer close(followed)
+		if err := a.follower.Run(fctx); err != nil {
+			a.logger.Error("event follower stopped", "err", err)
+		}
+	}()
+	defer func() {
+		stopFollower()
+		<-followed
+	}()
 	errc := make(chan error, 1)
 	go func() {
 		if a.cfg.TLSCert != "" {
@@ -229,8 +352,15 @@ func (a *app) Serve(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
-// Close releases what the app holds.
-func (a *app) Close() error { return a.store.Close() }
+// Close releases what the app holds, after Serve has returned.
+func (a *app) Close() error {
+	a.hub.Close()
+	close(a.notify)
+	if a.redis != nil {
+		a.redis.Close()
+	}
+	return a.store.Close()
+}
 
 // userAdd adds an account from the command line, for real deployments.
 func userAdd(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {

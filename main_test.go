@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -82,7 +84,8 @@ func startApp(t *testing.T, cfg config) (string, *bytes.Buffer) {
 
 func testConfig(t *testing.T, demo bool) config {
 	return config{Addr: "127.0.0.1:0", DatabaseURL: filepath.Join(t.TempDir(), "hostelhub.db"), Demo: demo,
-		SessionSecret: "a test secret that is long enough..", LogFormat: "text", ShutdownGrace: 5 * time.Second}
+		SessionSecret: "a test secret that is long enough..", LogFormat: "text", ShutdownGrace: 5 * time.Second,
+		passwordCost: bcrypt.MinCost}
 }
 
 func TestDemoModeFillsAnEmptyDatabaseOnce(t *testing.T) {

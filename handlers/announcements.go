@@ -24,6 +24,10 @@ func (h *Handler) renderAnnouncements(c echo.Context, status int, f views.Announ
 	if u.Role != store.Management {
 		hostels = append([]int64{}, u.HostelIDs...)
 	}
+	stream, err := h.liveStream(c.Request().Context(), hostels)
+	if err != nil {
+		return err
+	}
 	list, err := h.store.Announcements(c.Request().Context(), hostels, announcementsShown)
 	if err != nil {
 		return err
@@ -32,6 +36,7 @@ func (h *Handler) renderAnnouncements(c echo.Context, status int, f views.Announ
 	if err != nil {
 		return err
 	}
+	p.Stream = stream
 	canPost := can(u, AnnounceAll, 0) || (u.Role == store.Warden && len(u.HostelIDs) > 0)
 	return render(c, status, views.AnnouncementsPage(p, list, f, errs, canPost))
 }

@@ -42,6 +42,8 @@ var authzRules = map[string]authzRule{
 	"POST /issues/:id/metoo":       {anon: 303, student: ownOnly(303), warden: ownOnly(403), management: forbid},
 	"GET /announcements":           {anon: 303, student: ok, warden: ok, management: ok},
 	"POST /announcements":          {anon: 303, student: forbid, warden: [2]int{303, 403}, management: seeOth},
+	"GET /hostels/:id/events":      {anon: 303, student: [2]int{200, 403}, warden: [2]int{200, 403}, management: ok},
+	"GET /events":                  {anon: 303, student: ok, warden: ok, management: ok},
 	"GET /dashboard":               {anon: 303, student: forbid, warden: forbid, management: ok},
 	"GET /users":                   {anon: 303, student: forbid, warden: forbid, management: ok},
 	"POST /users":                  {anon: 303, student: forbid, warden: forbid, management: seeOth},
@@ -98,6 +100,8 @@ func TestAuthorisationMatrix(t *testing.T) {
 				path += "?hostel=2"
 			}
 			return c.get(path)
+		case "GET /hostels/:id/events", "GET /events":
+			return c.openStream(strings.Replace(path, ":id", hostel(otherHostel), 1))
 		case "GET /static/*":
 			return c.get("/static/app.css")
 		case "POST /login":

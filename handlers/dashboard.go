@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"hostelhub/store"
+	"hostelhub/store/cache"
 	"hostelhub/views"
 )
 
@@ -26,7 +28,7 @@ func (h *Handler) showDashboard(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	c.Response().Header().Set("X-Cache", status)
+	c.Response().Header().Set("X-Cache", string(status))
 	return render(c, http.StatusOK, views.DashboardPage(p, fragment))
 }
 
@@ -39,19 +41,25 @@ func (h *Handler) dashboardSummary(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	c.Response().Header().Set("X-Cache", status)
+	c.Response().Header().Set("X-Cache", string(status))
 	return c.JSONBlob(http.StatusOK, body)
 }
 
-func (h *Handler) cachedDashboard(ctx context.Context, variant string, render func(context.Context) ([]byte, error)) ([]byte, string, error) {
+func (h *Handler) cachedDashboard(ctx context.Context, variant string, render cache.RenderFunc) ([]byte, cache.Status, error) {
 	if h.dashboard == nil {
 		b, err := render(ctx)
-		return b, "MISS", err
+		return b, cache.Miss, err
 	}
 	return h.dashboard.Get(ctx, variant, render)
 }
 
+// dashboardTimeout bounds a render: the cache runs it detached from the
+// request that started it, since other requests wait for the same render.
+const dashboardTimeout = 10 * time.Second
+
 func (h *Handler) renderDashboardHTML(ctx context.Context) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, dashboardTimeout)
+	defer cancel()
 	d, err := h.store.Dashboard(ctx)
 	if err != nil {
 		return nil, err
@@ -64,6 +72,8 @@ func (h *Handler) renderDashboardHTML(ctx context.Context) ([]byte, error) {
 }
 
 func (h *Handler) renderDashboardJSON(ctx context.Context) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, dashboardTimeout)
+	defer cancel()
 	d, err := h.store.Dashboard(ctx)
 	if err != nil {
 		return nil, err

@@ -16,15 +16,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 
+	"hostelhub/realtime"
 	"hostelhub/store"
+	"hostelhub/store/cache"
 	"hostelhub/views"
 )
-
-// DashboardCache keeps the rendered dashboard between changes.
-type DashboardCache interface {
-	// Get returns the variant's bytes and "HIT" or "MISS", calling render on a miss.
-	Get(ctx context.Context, variant string, render func(context.Context) ([]byte, error)) ([]byte, string, error)
-}
 
 // Options are the handlers' dependencies and settings, built in main.
 type Options struct {
@@ -32,7 +28,11 @@ type Options struct {
 	Logger   *slog.Logger
 	Registry *prometheus.Registry // /metrics serves it; request metrics go to it
 	// Dashboard caches the dashboard; nil renders it on every request.
-	Dashboard DashboardCache
+	Dashboard *cache.Cache
+	// Hub serves the live streams; nil turns them off.
+	Hub *realtime.Hub
+	// Heartbeat is the longest a stream stays silent (default 20 s).
+	Heartbeat time.Duration
 	// Ready reports whether the services behind the app answer (GET /healthz);
 	// nil checks the database only.
 	Ready func(ctx context.Context) error
@@ -61,7 +61,10 @@ type Handler struct {
 	logger    *slog.Logger
 	sessions  *scs.SessionManager
 	registry  *prometheus.Registry
-	dashboard DashboardCache
+	dashboard *cache.Cache
+	hub       *realtime.Hub
+	fragments Fragments
+	heartbeat time.Duration
 	ready     func(ctx context.Context) error
 	secure    bool
 
@@ -105,12 +108,15 @@ func New(o Options) *Handler {
 		sessions:        sm,
 		registry:        o.Registry,
 		dashboard:       o.Dashboard,
+		hub:             o.Hub,
+		fragments:       Fragments{Store: o.Store},
+		heartbeat:       o.Heartbeat,
 		ready:           o.Ready,
 		secure:          o.Secure,
 		loginPerAddress: o.LoginPerAddress,
 		loginPerAccount: newAccountLimiter(o.LoginPerAccount),
 	}
-	dummy, _ := store.HashPassword("not a password anyone has")
+	dummy, _ := o.Store.HashPassword("not a password anyone has")
 	h.dummyHash = []byte(dummy)
 	if h.ready == nil {
 		h.ready = o.Store.Ping

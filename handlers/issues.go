@@ -60,6 +60,10 @@ func (h *Handler) listIssues(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	stream, err := h.liveStream(c.Request().Context(), sf.HostelIDs)
+	if err != nil {
+		return err
+	}
 	list, err := h.store.Issues(c.Request().Context(), sf)
 	if err != nil {
 		return err
@@ -68,6 +72,7 @@ func (h *Handler) listIssues(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	p.Stream = stream
 	if isHTMX(c) && htmxTarget(c) == "issue-list-section" {
 		return render(c, http.StatusOK, views.IssueList(p, vf, list, u.Role))
 	}
@@ -162,6 +167,14 @@ func (h *Handler) showIssue(c echo.Context) error {
 func (h *Handler) renderIssuePage(c echo.Context, status int, is *store.Issue, d views.IssueDetail) error {
 	ctx := c.Request().Context()
 	u := currentUser(c)
+	stream, err := h.liveStream(ctx, []int64{is.HostelID})
+	if err != nil {
+		return err
+	}
+	// Read again after the stream's starting point: the row and history are then at least that new.
+	if is, err = h.store.Issue(ctx, is.ID); err != nil {
+		return err
+	}
 	notes, err := h.store.Notes(ctx, is.ID)
 	if err != nil {
 		return err
@@ -170,6 +183,7 @@ func (h *Handler) renderIssuePage(c echo.Context, status int, is *store.Issue, d
 	if err != nil {
 		return err
 	}
+	p.Stream = stream
 	now := h.now()
 	d.Row.Issue, d.Row.As, d.Row.CSRF, d.Row.Multi = is, u.Role, p.CSRF, len(p.UserHostels()) > 1
 	d.Notes = notes

@@ -92,6 +92,9 @@ func (h *Handler) Echo() *echo.Echo {
 	e.GET("/announcements", h.listAnnouncements, user...)
 	e.POST("/announcements", h.createAnnouncement, user...)
 
+	e.GET("/hostels/:id/events", h.hostelEvents, user...)
+	e.GET("/events", h.userEvents, user...)
+
 	e.GET("/dashboard", h.showDashboard, user...)
 	e.GET("/users", h.listUsers, append(user[:len(user):len(user)], h.allow(ManageUsers))...)
 	e.POST("/users", h.createUser, append(user[:len(user):len(user)], h.allow(ManageUsers))...)

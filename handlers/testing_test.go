@@ -15,8 +15,11 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"golang.org/x/crypto/bcrypt"
 
+	"hostelhub/realtime"
 	"hostelhub/store"
+	"hostelhub/store/cache"
 )
 
 // testServer is the whole HTTP layer over a real SQLite file.
@@ -31,9 +34,10 @@ type testOptions struct {
 	issues    int
 	hostels   int
 	days      int
-	dashboard DashboardCache
+	dashboard *cache.Cache
 	perAddr   RateLimit
 	perAcct   RateLimit
+	heartbeat time.Duration
 }
 
 func newTestServer(t testing.TB, opts ...func(*testOptions)) *testServer {
@@ -43,7 +47,10 @@ func newTestServer(t testing.TB, opts ...func(*testOptions)) *testServer {
 		f(&o)
 	}
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "hostelhub.db"), store.Options{})
+	var follower *realtime.Follower
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "hostelhub.db"), store.Options{PasswordCost: bcrypt.MinCost, OnCommit: func(evs []store.Event) {
+		follower.Wake(evs[len(evs)-1].ID)
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,9 +58,16 @@ func newTestServer(t testing.TB, opts ...func(*testOptions)) *testServer {
 	if _, err := st.Seed(ctx, store.SeedOptions{Hostels: o.hostels, Issues: o.issues, Days: o.days, Password: "demo", Seed: 7}); err != nil {
 		t.Fatal(err)
 	}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	hub := realtime.NewHub(Fragments{Store: st}.Render, realtime.HubOptions{Logger: logger})
+	follower = realtime.NewFollower(EventSource{Store: st}, hub, nil, realtime.FollowerOptions{Logger: logger})
+	fctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { follower.Run(fctx); close(done) }()
+	t.Cleanup(func() { hub.Close(); stop(); <-done })
 	h := New(Options{
-		Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), SessionSecret: []byte("test secret test secret test secret"),
-		Dashboard: o.dashboard, LoginPerAddress: o.perAddr, LoginPerAccount: o.perAcct,
+		Store: st, Logger: logger, SessionSecret: []byte("test secret test secret test secret"),
+		Dashboard: o.dashboard, LoginPerAddress: o.perAddr, LoginPerAccount: o.perAcct, Hub: hub, Heartbeat: o.heartbeat,
 	})
 	e := h.Echo()
 	srv := httptest.NewServer(e)
@@ -219,4 +233,18 @@ func wantContains(t testing.TB, res response, subs ...string) {
 			t.Errorf("%s %s: body does not contain %q", res.Request.Method, res.Request.URL.Path, s)
 		}
 	}
+}
+
+// openStream opens an event stream, reads only its status, and hangs up.
+func (c *client) openStream(path string) response {
+	c.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, c.srv.URL+path, nil)
+	res, err := c.http.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	res.Body.Close()
+	return response{Response: res}
 }

@@ -17,7 +17,6 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	bcryptCost = bcrypt.MinCost // tests need hashes, not strong ones
 	code := m.Run()
 	if benchStore != nil {
 		benchStore.Close()
@@ -35,7 +34,7 @@ func bigStore(b *testing.B) *Store {
 			b.Fatal(err)
 		}
 		benchDir = dir
-		s, err := Open(context.Background(), filepath.Join(dir, "bench.db"), Options{})
+		s, err := Open(context.Background(), filepath.Join(dir, "bench.db"), Options{PasswordCost: bcrypt.MinCost})
 		if err != nil {
 			b.Fatal(err)
 		}

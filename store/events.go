@@ -40,3 +40,12 @@ func (s *Store) OldestEventID(ctx context.Context) (int64, error) {
 	}
 	return id, nil
 }
+
+// Epoch is a random name this database was given when it was created.
+func (s *Store) Epoch(ctx context.Context) (string, error) {
+	var e string
+	if err := s.get(ctx, &e, `SELECT value FROM meta WHERE key = 'epoch'`); err != nil {
+		return "", fmt.Errorf("store: epoch: %w", err)
+	}
+	return e, nil
+}

@@ -16,7 +16,10 @@ func (s *Store) CreateHostel(ctx context.Context, name string) (int64, error) {
 		if isUnique(err) {
 			return ErrDuplicate
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		return t.event(id, EventHostel, id)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("store: create hostel %q: %w", name, err)
@@ -37,7 +40,7 @@ func (s *Store) RenameHostel(ctx context.Context, id int64, name string) error {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return ErrNotFound
 		}
-		return nil
+		return t.event(id, EventHostel, id)
 	})
 	if err != nil {
 		return fmt.Errorf("store: rename hostel %d: %w", id, err)

@@ -190,7 +190,14 @@ const (
 	EventComment       EventKind = "issue_comment"
 	EventMeToo         EventKind = "issue_metoo"
 	EventAnnouncement  EventKind = "announcement"
+	EventHostel        EventKind = "hostel_updated" // added or renamed
 )
+
+// ChangesDashboard reports whether an event of kind k can change a figure
+// on the management dashboard.
+func (k EventKind) ChangesDashboard() bool {
+	return k == EventNewIssue || k == EventStatusUpdated || k == EventHostel
+}
 
 // Event is one committed change, in the order of the log.
 type Event struct {

@@ -59,7 +59,7 @@ func (s *Store) Seed(ctx context.Context, o SeedOptions) ([]DemoAccount, error) 
 		o.Days = 90
 	}
 	// Every demo account shares one password, so one hash serves them all.
-	hash, err := HashPassword(o.Password)
+	hash, err := s.HashPassword(o.Password)
 	if err != nil {
 		return nil, err
 	}

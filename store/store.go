@@ -20,6 +20,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/mattn/go-sqlite3"
 	"github.com/pressly/goose/v3"
+	"golang.org/x/crypto/bcrypt"
 )
 
 //go:embed migrations
@@ -49,6 +50,8 @@ type Store struct {
 	dialect Dialect
 	now     func() time.Time
 
+	passwordCost int
+
 	onCommit func([]Event)
 }
 
@@ -58,12 +61,18 @@ type Options struct {
 	// appended, in id order. It must not block.
 	OnCommit func([]Event)
 	Logger   *slog.Logger
+	// PasswordCost is the bcrypt cost of new password hashes (default
+	// bcrypt.DefaultCost); tests lower it.
+	PasswordCost int
 }
 
 // Open connects to url (a SQLite file path or a postgres:// URL) and applies
 // every pending migration.
 func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
-	s := &Store{now: time.Now, onCommit: opts.OnCommit}
+	s := &Store{now: time.Now, onCommit: opts.OnCommit, passwordCost: opts.PasswordCost}
+	if s.passwordCost == 0 {
+		s.passwordCost = bcrypt.DefaultCost
+	}
 	var err error
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		s.dialect = Postgres
@@ -216,6 +225,14 @@ func (t *tx) insert(query string, args ...any) (int64, error) {
 
 // event appends an event row; OnCommit receives it after the commit.
 func (t *tx) event(hostelID int64, kind EventKind, refID int64) error {
+	if t.s.dialect == Postgres && len(t.events) == 0 {
+		// PostgreSQL hands out ids at insert, not at commit: without this,
+		// event 8 could commit after a reader has moved past 9. Holding one
+		// lock from the first event to the commit makes id order commit order.
+		if _, err := t.Exec(`SELECT pg_advisory_xact_lock(7411)`); err != nil {
+			return fmt.Errorf("append event: lock: %w", err)
+		}
+	}
 	id, err := t.insert(`INSERT INTO events (hostel_id, kind, ref_id, created_at) VALUES (?, ?, ?, ?)`,
 		hostelID, kind, refID, t.now)
 	if err != nil {

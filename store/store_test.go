@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 // newTestStore opens a fresh SQLite file in a temp dir with a small demo fill.
@@ -21,7 +23,7 @@ func newTestStore(t testing.TB, events *[]Event) *Store {
 func openTestStore(t testing.TB, dsn string, events *[]Event) *Store {
 	t.Helper()
 	ctx := context.Background()
-	s, err := Open(ctx, dsn, Options{OnCommit: func(evs []Event) {
+	s, err := Open(ctx, dsn, Options{PasswordCost: bcrypt.MinCost, OnCommit: func(evs []Event) {
 		if events != nil {
 			*events = append(*events, evs...)
 		}

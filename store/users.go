@@ -18,12 +18,9 @@ type NewUser struct {
 	HostelIDs []int64
 }
 
-// bcryptCost is the cost of new password hashes; tests lower it.
-var bcryptCost = bcrypt.DefaultCost
-
-// HashPassword hashes a password for storing.
-func HashPassword(password string) (string, error) {
-	h, err := bcrypt.GenerateFromPassword([]byte(password), bcryptCost)
+// HashPassword hashes a password for storing, at the store's bcrypt cost.
+func (s *Store) HashPassword(password string) (string, error) {
+	h, err := bcrypt.GenerateFromPassword([]byte(password), s.passwordCost)
 	if err != nil {
 		return "", fmt.Errorf("store: hash password: %w", err)
 	}
@@ -32,7 +29,7 @@ func HashPassword(password string) (string, error) {
 
 // CreateUser adds an account. An email already taken returns ErrDuplicate.
 func (s *Store) CreateUser(ctx context.Context, n NewUser) (int64, error) {
-	hash, err := HashPassword(n.Password)
+	hash, err := s.HashPassword(n.Password)
 	if err != nil {
 		return 0, err
 	}
@@ -134,7 +131,7 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, hostelIDs []int64, dis
 
 // SetPassword replaces an account's password.
 func (s *Store) SetPassword(ctx context.Context, id int64, password string) error {
-	hash, err := HashPassword(password)
+	hash, err := s.HashPassword(password)
 	if err != nil {
 		return err
 	}

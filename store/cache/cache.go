@@ -113,7 +113,9 @@ const (
 
 // RenderFunc produces the fragment for the current data. It must not modify
 // the returned slice afterwards, because the cache keeps it and hands it out.
-type RenderFunc func(ctx context.Context) ([]byte, error)
+// It is an alias, so Get's signature is the plain func type and callers'
+// interfaces match it.
+type RenderFunc = func(ctx context.Context) ([]byte, error)
 
 // Options configures a [Cache]. The zero value is a valid in-process cache.
 type Options struct {

@@ -1,0 +1,49 @@
+package realtime
+
+import "sync"
+
+// Subscription is one consumer's bounded queue of deliveries from a Hub.
+type Subscription struct {
+	hub      *Hub
+	topics   []string
+	audience string
+	ch       chan Delivery
+	done     chan struct{}
+
+	registered bool // guarded by hub.mu
+
+	once sync.Once
+	mu   sync.Mutex
+	err  error
+}
+
+// Deliveries returns the queue, in message order. It is never closed: stop
+// reading when Done is closed.
+func (s *Subscription) Deliveries() <-chan Delivery { return s.ch }
+
+// Done is closed when the subscription ends: dropped for a full queue, hub
+// closed, or Close called. Err then says which.
+func (s *Subscription) Done() <-chan struct{} { return s.done }
+
+// Err returns nil while the subscription is open, then ErrSlow or ErrClosed.
+func (s *Subscription) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// Close unsubscribes. It is idempotent and safe to call concurrently with
+// deliveries; Err keeps the reason the subscription first ended.
+func (s *Subscription) Close() {
+	s.hub.remove(s)
+	s.finish(ErrClosed)
+}
+
+func (s *Subscription) finish(err error) {
+	s.once.Do(func() {
+		s.mu.Lock()
+		s.err = err
+		s.mu.Unlock()
+		close(s.done)
+	})
+}
