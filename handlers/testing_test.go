@@ -28,6 +28,7 @@ type testServer struct {
 	store   *store.Store
 	handler *Handler
 	echo    *echo.Echo
+	hub     *realtime.Hub
 }
 
 type testOptions struct {
@@ -38,6 +39,7 @@ type testOptions struct {
 	perAddr   RateLimit
 	perAcct   RateLimit
 	heartbeat time.Duration
+	queueSize int
 }
 
 func newTestServer(t testing.TB, opts ...func(*testOptions)) *testServer {
@@ -59,7 +61,7 @@ func newTestServer(t testing.TB, opts ...func(*testOptions)) *testServer {
 		t.Fatal(err)
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	hub := realtime.NewHub(Fragments{Store: st}.Render, realtime.HubOptions{Logger: logger})
+	hub := realtime.NewHub(Fragments{Store: st}.Render, realtime.HubOptions{Logger: logger, QueueSize: o.queueSize})
 	follower = realtime.NewFollower(EventSource{Store: st}, hub, nil, realtime.FollowerOptions{Logger: logger})
 	fctx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
@@ -72,7 +74,7 @@ func newTestServer(t testing.TB, opts ...func(*testOptions)) *testServer {
 	e := h.Echo()
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
-	return &testServer{Server: srv, store: st, handler: h, echo: e}
+	return &testServer{Server: srv, store: st, handler: h, echo: e, hub: hub}
 }
 
 // client is one browser without JavaScript: a cookie jar, redirects not followed.

@@ -17,7 +17,9 @@ type StreamOptions struct {
 	Topics   []string
 	Audience string
 	// LastEventID is the newest event the client already has (see
-	// LastEventID); 0 means it has none, so nothing is replayed.
+	// LastEventID); NoLastEventID means it has none, so nothing is
+	// replayed. 0 is an id like any other: a page rendered before the first
+	// event is replayed everything from the first one.
 	LastEventID int64
 	// Replay returns the deliveries after afterID, rendered for this
 	// audience and in id order; tooOld means they are no longer all
@@ -81,8 +83,8 @@ func (h *Hub) serve(w http.ResponseWriter, r *http.Request, opts StreamOptions) 
 		return err
 	}
 
-	written := opts.LastEventID // highest event id the client has been sent
-	if opts.LastEventID > 0 && opts.Replay != nil {
+	written := max(opts.LastEventID, 0) // highest event id the client has been sent
+	if opts.LastEventID >= 0 && opts.Replay != nil {
 		ds, tooOld, err := opts.Replay(ctx, opts.LastEventID)
 		if err != nil {
 			return fmt.Errorf("realtime: serve: replay after %d: %w", opts.LastEventID, err)
@@ -188,11 +190,14 @@ func (sw *streamWriter) write(b []byte) error {
 	return nil
 }
 
+// NoLastEventID is a client that has no event yet: it is not replayed anything.
+const NoLastEventID = -1
+
 // LastEventID returns the newest event id a client reports having: the
 // greater of its Last-Event-ID header (sent by the browser's own reconnects)
 // and the query parameter named param (set in the page, which covers the
 // first connection and reconnects that drop the header). Missing or
-// malformed values count as 0.
+// malformed values count as none: NoLastEventID when both are.
 func LastEventID(r *http.Request, param string) int64 {
 	id := parseEventID(r.Header.Get("Last-Event-ID"))
 	if param != "" {
@@ -204,7 +209,7 @@ func LastEventID(r *http.Request, param string) int64 {
 func parseEventID(s string) int64 {
 	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
 	if err != nil || n < 0 {
-		return 0
+		return NoLastEventID
 	}
 	return n
 }

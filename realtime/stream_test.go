@@ -362,15 +362,17 @@ func TestLastEventID(t *testing.T) {
 		header, query string
 		want          int64
 	}{
-		{"", "", 0},
+		{"", "", NoLastEventID},
+		{"0", "", 0},
+		{"", "0", 0},
 		{"12", "", 12},
 		{"", "7", 7},
 		{"12", "7", 12},
 		{"7", "12", 12},
 		{" 5 ", "x", 5},
-		{"-3", "", 0},
-		{"abc", "", 0},
-		{"99999999999999999999", "", 0},
+		{"-3", "", NoLastEventID},
+		{"abc", "", NoLastEventID},
+		{"99999999999999999999", "", NoLastEventID},
 	}
 	for _, tt := range tests {
 		r := httptest.NewRequest(http.MethodGet, "/events?last_event_id="+tt.query, nil)
