@@ -182,3 +182,7 @@ func signIn(t *testing.T, c *http.Client, base, email, password string) {
 		t.Fatalf("sign in as %s: got %d, want 303", email, res.StatusCode)
 	}
 }
+
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func listen() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
