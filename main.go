@@ -146,6 +146,7 @@ type app struct {
 	redis    redis.UniversalClient // nil without REDIS_URL
 	hub      *realtime.Hub
 	follower *realtime.Follower
+	cache    *cache.Cache // the dashboard's
 	notify   chan int64 // the newest committed event id, for other instances
 	server   *http.Server
 }
@@ -197,6 +198,7 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Writ
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	dashboard := cache.New(cache.Options{Redis: a.redis, Prefix: "hostelhub:" + epoch + ":", Registerer: registry, Logger: logger})
 	dashboard.Advance(latest)
+	a.cache = dashboard
 	a.hub = realtime.NewHub(handlers.Fragments{Store: st}.Render, realtime.HubOptions{Logger: logger})
 	a.follower = realtime.NewFollower(handlers.EventSource{Store: st}, a.hub, transport, realtime.FollowerOptions{
 		Logger: logger,
@@ -242,6 +244,14 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Writ
 // blocks the request that committed.
 func (a *app) committed(evs []store.Event) {
 	id := evs[len(evs)-1].ID
+	// This instance's next dashboard is a miss at once, not when the
+	// follower gets there: whoever made the change sees it. Other
+	// instances advance from the same events as their followers read them.
+	for _, e := range evs {
+		if e.Kind.ChangesDashboard() && a.cache != nil {
+			a.cache.Advance(e.ID)
+		}
+	}
 	if a.follower != nil {
 		a.follower.Wake(id)
 	}

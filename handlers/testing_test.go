@@ -35,11 +35,11 @@ type testOptions struct {
 	issues    int
 	hostels   int
 	days      int
-	dashboard *cache.Cache
 	perAddr   RateLimit
 	perAcct   RateLimit
 	heartbeat time.Duration
 	queueSize int
+	cache     *cache.Cache // given a cache, commits advance it as the app's do
 }
 
 func newTestServer(t testing.TB, opts ...func(*testOptions)) *testServer {
@@ -51,6 +51,11 @@ func newTestServer(t testing.TB, opts ...func(*testOptions)) *testServer {
 	ctx := context.Background()
 	var follower *realtime.Follower
 	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "hostelhub.db"), store.Options{PasswordCost: bcrypt.MinCost, OnCommit: func(evs []store.Event) {
+		for _, e := range evs {
+			if o.cache != nil && e.Kind.ChangesDashboard() {
+				o.cache.Advance(e.ID)
+			}
+		}
 		follower.Wake(evs[len(evs)-1].ID)
 	}})
 	if err != nil {
@@ -62,14 +67,18 @@ func newTestServer(t testing.TB, opts ...func(*testOptions)) *testServer {
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	hub := realtime.NewHub(Fragments{Store: st}.Render, realtime.HubOptions{Logger: logger, QueueSize: o.queueSize})
-	follower = realtime.NewFollower(EventSource{Store: st}, hub, nil, realtime.FollowerOptions{Logger: logger})
+	follower = realtime.NewFollower(EventSource{Store: st}, hub, nil, realtime.FollowerOptions{Logger: logger, OnMessage: func(m realtime.Message) {
+		if o.cache != nil && store.EventKind(m.Kind).ChangesDashboard() {
+			o.cache.Advance(m.ID)
+		}
+	}})
 	fctx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { follower.Run(fctx); close(done) }()
 	t.Cleanup(func() { hub.Close(); stop(); <-done })
 	h := New(Options{
 		Store: st, Logger: logger, SessionSecret: []byte("test secret test secret test secret"),
-		Dashboard: o.dashboard, LoginPerAddress: o.perAddr, LoginPerAccount: o.perAcct, Hub: hub, Heartbeat: o.heartbeat,
+		Dashboard: o.cache, LoginPerAddress: o.perAddr, LoginPerAccount: o.perAcct, Hub: hub, Heartbeat: o.heartbeat,
 	})
 	e := h.Echo()
 	srv := httptest.NewServer(e)
