@@ -147,7 +147,7 @@ type app struct {
 	hub      *realtime.Hub
 	follower *realtime.Follower
 	cache    *cache.Cache // the dashboard's
-	notify   chan int64 // the newest committed event id, for other instances
+	notify   chan int64   // the newest committed event id, for other instances
 	server   *http.Server
 }
 
