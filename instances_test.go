@@ -6,38 +6,13 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"hostelhub/realtime"
+	"hostelhub/store/redistest"
 )
-
-// redisURL is the Redis the tests share; each app keys everything by its
-// own database's epoch, so tests never see each other's keys or events.
-func redisURL(t *testing.T) string {
-	t.Helper()
-	u := os.Getenv("REDIS_URL")
-	if u == "" {
-		u = "redis://127.0.0.1:6379"
-	}
-	opts, err := redis.ParseURL(u)
-	if err == nil {
-		c := redis.NewClient(opts)
-		err = c.Ping(context.Background()).Err()
-		c.Close()
-	}
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("Redis is required in CI: %s: %v", u, err)
-		}
-		t.Skipf("no Redis at %s (%v): the multi-instance test is skipped", u, err)
-	}
-	return u
-}
 
 // openStream reads base+path as an event stream in the background.
 func openStream(t *testing.T, c *http.Client, base, path string) <-chan realtime.Frame {
@@ -126,7 +101,7 @@ func getPage(t *testing.T, c *http.Client, url string) (*http.Response, string) 
 // Two instances on one SQLite file and one Redis: a change on A reaches a
 // stream on B, and B's dashboard is a MISS with the new figures.
 func TestTwoInstancesShareEventsAndCache(t *testing.T) {
-	rurl := redisURL(t)
+	rurl := redistest.URL(t)
 	cfg := testConfig(t, true)
 	cfg.RedisURL = rurl
 	a, _ := startApp(t, cfg)
@@ -222,5 +197,74 @@ func TestShutdownEndsStreams(t *testing.T) {
 	t.Logf("stopped in %v; the stream ended cleanly", time.Since(start))
 	if _, err := http.Get(base + "/healthz"); err == nil {
 		t.Error("the server still answers after shutdown")
+	}
+}
+
+// Redis dies under a running instance: every page keeps answering 200 and
+// streams keep delivering; when Redis is back, the shared cache works again.
+func TestRedisOutageIsNotAnOutage(t *testing.T) {
+	srv := redistest.Start(t)
+	cfg := testConfig(t, true)
+	cfg.RedisURL = srv.URL()
+	a, _ := startApp(t, cfg)
+	admin, student := newClient(), newClient()
+	signIn(t, admin, a, "admin@demo.test", "demo")
+	signIn(t, student, a, "student1@demo.test", "demo")
+	stream := openStream(t, student, a, "/hostels/1/events")
+	getPage(t, admin, a+"/dashboard")
+
+	srv.Kill()
+	var served, failed int
+	deadline := time.Now().Add(time.Second)
+	for i := 0; time.Now().Before(deadline) || i < 20; i++ {
+		for _, path := range []string{"/dashboard", "/api/dashboard/summary", "/issues", "/announcements"} {
+			res, _ := getPage(t, admin, a+path)
+			if res.StatusCode == http.StatusOK {
+				served++
+			} else {
+				failed++
+				t.Errorf("GET %s with Redis down: %d", path, res.StatusCode)
+			}
+		}
+		if i == 5 {
+			start := time.Now()
+			if res := postForm(t, student, a, "/issues", url.Values{"title": {"Reported while Redis is down"}, "category": {"water"}}); res.StatusCode != http.StatusSeeOther {
+				t.Errorf("report with Redis down: %d", res.StatusCode)
+			}
+			if d := time.Since(start); d > time.Second {
+				t.Errorf("a report with Redis down took %v", d)
+			}
+			if f := nextEvent(t, stream, "new_issue", 2*time.Second); !strings.Contains(string(f.Data), "Reported while Redis is down") {
+				t.Errorf("local stream: %.80s", f.Data)
+			}
+		}
+	}
+	t.Logf("Redis down: %d requests served, %d failed", served, failed)
+	// Ready all the same: this instance serves everything without Redis.
+	if res, body := getPage(t, admin, a+"/healthz"); res.StatusCode != http.StatusOK {
+		t.Errorf("healthz with Redis down: %d %s", res.StatusCode, body)
+	}
+
+	srv.Restart()
+	// Once it is back, what one instance renders another reads from Redis.
+	getPage(t, admin, a+"/dashboard")
+	b, _ := startApp(t, cfg)
+	other := newClient()
+	signIn(t, other, b, "admin@demo.test", "demo")
+	waitUntil(t, 5*time.Second, "a HIT from Redis on a second instance", func() bool {
+		getPage(t, admin, a+"/dashboard") // refills Redis if A's fill met the dead Redis
+		res, _ := getPage(t, other, b+"/dashboard")
+		return res.Header.Get("X-Cache") == "HIT"
+	})
+}
+
+func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

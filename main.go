@@ -286,6 +286,8 @@ func (a *app) ready(ctx context.Context) error {
 		return err
 	}
 	if a.redis != nil {
+		ctx, cancel := context.WithTimeout(ctx, 250*time.Millisecond)
+		defer cancel()
 		if err := a.redis.Ping(ctx).Err(); err != nil {
 			a.logger.Warn("healthz: Redis does not answer", "err", err)
 		}

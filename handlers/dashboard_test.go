@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -15,31 +14,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"hostelhub/store/cache"
+	"hostelhub/store/redistest"
 )
-
-// testRedis is the shared Redis, or a skip (a failure in CI).
-func testRedis(t *testing.T) *redis.Client {
-	t.Helper()
-	u := os.Getenv("REDIS_URL")
-	if u == "" {
-		u = "redis://127.0.0.1:6379"
-	}
-	opts, err := redis.ParseURL(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts.ContextTimeoutEnabled = true
-	c := redis.NewClient(opts)
-	if err := c.Ping(context.Background()).Err(); err != nil {
-		c.Close()
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("Redis is required in CI: %s: %v", u, err)
-		}
-		t.Skipf("no Redis at %s (%v): the Redis-backed dashboard tests are skipped", u, err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
 
 func TestDashboardCacheFollowsChanges(t *testing.T) {
 	for _, withRedis := range []bool{false, true} {
@@ -47,7 +23,7 @@ func TestDashboardCacheFollowsChanges(t *testing.T) {
 			var rdb *redis.Client
 			prefix := fmt.Sprintf("hostelhub-test-%d:", time.Now().UnixNano())
 			if withRedis {
-				rdb = testRedis(t)
+				rdb = redistest.Client(t)
 			}
 			reg := prometheus.NewRegistry()
 			opts := cache.Options{Prefix: prefix, Registerer: reg}
@@ -114,7 +90,7 @@ func TestDashboardCacheFollowsChanges(t *testing.T) {
 }
 
 func TestDashboardStampedeRendersOnce(t *testing.T) {
-	rdb := testRedis(t)
+	rdb := redistest.Client(t)
 	reg := prometheus.NewRegistry()
 	dc := cache.New(cache.Options{Redis: rdb, Prefix: fmt.Sprintf("hostelhub-test-%d:", time.Now().UnixNano()), Registerer: reg})
 	ts := newTestServer(t, func(o *testOptions) { o.cache = dc })

@@ -5,45 +5,19 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"net"
-	"os"
-	"os/exec"
-	"strconv"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"hostelhub/store/redistest"
 )
 
-// unavailable skips the test, or fails it on CI, where Redis must be there.
-func unavailable(t *testing.T, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf(format, args...)
-	}
-	t.Skipf(format, args...)
-}
-
-// testRedis connects to REDIS_URL (default redis://127.0.0.1:6379).
+// testRedis is a client of the shared Redis, or a skip (a failure in CI).
 func testRedis(t *testing.T) *redis.Client {
 	t.Helper()
-	url := os.Getenv("REDIS_URL")
-	if url == "" {
-		url = "redis://127.0.0.1:6379"
-	}
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		t.Fatalf("REDIS_URL %q: %v", url, err)
-	}
-	opt.DialTimeout = time.Second
-	c := redis.NewClient(opt)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := c.Ping(ctx).Err(); err != nil {
-		c.Close()
-		unavailable(t, "realtime: no Redis at %s: %v", url, err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c := redistest.Client(t)
+	c.Options().ContextTimeoutEnabled = false
 	return c
 }
 
@@ -158,54 +132,13 @@ func TestRedisTransportBetweenFollowers(t *testing.T) {
 	}
 }
 
-// startRedis runs a private redis-server on port (0 picks a free one).
-func startRedis(t *testing.T, port int) (*exec.Cmd, int) {
-	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		unavailable(t, "realtime: no redis-server to restart: %v", err)
-	}
-	if port == 0 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port = l.Addr().(*net.TCPAddr).Port
-		l.Close()
-	}
-	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", t.TempDir(), "--loglevel", "warning")
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start redis-server: %v", err)
-	}
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-	})
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return cmd, port
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("redis-server on %s did not start: %v", addr, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // Redis goes away and comes back on the same port: Notify fails fast while
 // it is down, and Listen resubscribes by itself (go-redis's PubSub does it;
 // nothing in Listen retries) and delivers again.
 func TestRedisTransportReconnects(t *testing.T) {
-	srv, port := startRedis(t, 0)
+	srv := redistest.Start(t)
 	newClient := func() *redis.Client {
-		c := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port), DialTimeout: 500 * time.Millisecond})
+		c := redis.NewClient(&redis.Options{Addr: srv.Addr(), DialTimeout: 500 * time.Millisecond})
 		t.Cleanup(func() { c.Close() })
 		return c
 	}
@@ -220,8 +153,7 @@ func TestRedisTransportReconnects(t *testing.T) {
 	}
 	w.waitFor(t, 1, 5*time.Second)
 
-	srv.Process.Kill()
-	srv.Wait()
+	srv.Kill()
 
 	start := time.Now()
 	err := notifier.Notify(ctx, 2)
@@ -245,7 +177,7 @@ func TestRedisTransportReconnects(t *testing.T) {
 	late := listen(t, NewRedisTransport(newClient(), channel, quietLog))
 	time.Sleep(200 * time.Millisecond)
 
-	startRedis(t, port)
+	srv.Restart()
 	// The subscriptions come back without any help: wake(0) marks them …
 	w.waitFor(t, 0, 10*time.Second)
 	late.waitFor(t, 0, 10*time.Second)

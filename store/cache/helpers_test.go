@@ -7,15 +7,14 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
-	"os/exec"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"hostelhub/store/redistest"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
@@ -31,13 +30,7 @@ func redisURL() string {
 
 // skipOrFatal skips the test when something it needs is missing, unless
 // CI=true, where a missing dependency fails the test.
-func skipOrFatal(t testing.TB, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf(format, args...)
-	}
-	t.Skipf(format, args...)
-}
+var skipOrFatal = redistest.SkipOrFatal
 
 func randomPrefix(t testing.TB) string {
 	var b [6]byte
@@ -303,74 +296,4 @@ func expectGet(t *testing.T, c *Cache, variant string, render RenderFunc, wantBo
 	if !bytes.Equal(body, wantBody) || st != wantStatus {
 		t.Fatalf("Get(%q) at v%d = %q, %s; want %q, %s", variant, c.Version(), body, st, wantBody, wantStatus)
 	}
-}
-
-// redisServer is a private redis-server process that a test can kill and
-// restart on the same port.
-type redisServer struct {
-	t    *testing.T
-	path string
-	port int
-	dir  string
-	cmd  *exec.Cmd
-	out  bytes.Buffer
-}
-
-func (s *redisServer) addr() string { return "127.0.0.1:" + strconv.Itoa(s.port) }
-
-// startRedisServer starts redis-server on a free port with no persistence.
-func startRedisServer(t *testing.T) *redisServer {
-	t.Helper()
-	path, err := exec.LookPath("redis-server")
-	if err != nil {
-		skipOrFatal(t, "cache: no redis-server binary: %v", err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	_ = l.Close()
-	s := &redisServer{t: t, path: path, port: port, dir: t.TempDir()}
-	s.start()
-	t.Cleanup(s.kill)
-	return s
-}
-
-func (s *redisServer) start() {
-	s.t.Helper()
-	s.out.Reset()
-	s.cmd = exec.Command(s.path,
-		"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", s.dir)
-	s.cmd.Stdout = &s.out
-	s.cmd.Stderr = &s.out
-	if err := s.cmd.Start(); err != nil {
-		s.t.Fatalf("start redis-server: %v", err)
-	}
-	probe := redis.NewClient(&redis.Options{Addr: s.addr(), MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
-	defer probe.Close()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-		err := probe.Ping(ctx).Err()
-		cancel()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			s.kill()
-			s.t.Fatalf("redis-server on %s did not answer: %v\n%s", s.addr(), err, s.out.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-func (s *redisServer) kill() {
-	if s.cmd == nil || s.cmd.Process == nil {
-		return
-	}
-	_ = s.cmd.Process.Kill()
-	_ = s.cmd.Wait()
-	s.cmd = nil
 }

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"hostelhub/store/redistest"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 )
@@ -66,8 +68,8 @@ func TestCopyFromRedisKeepsRemainingTTL(t *testing.T) {
 // counted and the log is rate-limited. When the server comes back on the same
 // port, Redis hits resume by themselves.
 func TestRedisDown(t *testing.T) {
-	srv := startRedisServer(t)
-	rdb, _ := newClient(t, &redis.Options{Addr: srv.addr()}, false)
+	srv := redistest.Start(t)
+	rdb, _ := newClient(t, &redis.Options{Addr: srv.Addr()}, false)
 	logs := &countingHandler{}
 	reg := prometheus.NewRegistry()
 	opts := Options{Redis: rdb, Prefix: randomPrefix(t), Registerer: reg, Logger: slog.New(logs)}
@@ -77,7 +79,7 @@ func TestRedisDown(t *testing.T) {
 	a.Advance(v)
 	expectGet(t, a, "html", r.render, r.want(1), Miss)
 
-	srv.kill()
+	srv.Kill()
 	const rounds = 10
 	var worst time.Duration
 	for range rounds {
@@ -101,7 +103,7 @@ func TestRedisDown(t *testing.T) {
 	}
 	t.Logf("Redis down: slowest Get %v; redis errors get=%v set=%v; %d log line(s)", worst, getErrs, setErrs, logs.n.Load())
 
-	srv.start()
+	srv.Restart()
 	logsWhileDown := logs.n.Load()
 	b := New(opts)
 	rb := &renderer{name: "b"}
@@ -135,9 +137,9 @@ func TestRedisDown(t *testing.T) {
 // Timeout even though the client has ContextTimeoutEnabled off, so a Get
 // still serves quickly, with no error.
 func TestRedisSlow(t *testing.T) {
-	srv := startRedisServer(t)
-	rdb, _ := newClient(t, &redis.Options{Addr: srv.addr()}, false)
-	admin, _ := newClient(t, &redis.Options{Addr: srv.addr()}, false)
+	srv := redistest.Start(t)
+	rdb, _ := newClient(t, &redis.Options{Addr: srv.Addr()}, false)
+	admin, _ := newClient(t, &redis.Options{Addr: srv.Addr()}, false)
 	reg := prometheus.NewRegistry()
 	opts := Options{Redis: rdb, Prefix: randomPrefix(t), Registerer: reg, Logger: slog.New(&countingHandler{})}
 	a := New(opts)
@@ -187,8 +189,8 @@ func TestRedisSlow(t *testing.T) {
 // hits, Advance, two instances, expiry) uses no KEYS and no SCAN. On the
 // shared Redis, every test's client hook fails the test on either command.
 func TestNoKeysOrScan(t *testing.T) {
-	srv := startRedisServer(t)
-	rdb, _ := newClient(t, &redis.Options{Addr: srv.addr()}, false)
+	srv := redistest.Start(t)
+	rdb, _ := newClient(t, &redis.Options{Addr: srv.Addr()}, false)
 	opts := Options{Redis: rdb, Prefix: randomPrefix(t), TTL: 100 * time.Millisecond}
 	a, b := New(opts), New(opts)
 	r := &renderer{name: "dash"}
