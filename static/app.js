@@ -27,6 +27,10 @@
   document.addEventListener("htmx:sseOpen", function () { setState("live", "Live"); });
   document.addEventListener("htmx:sseError", function () { setState("reconnecting", "Reconnecting…"); });
 
+  // Events that change things in place carry out-of-band elements; a page
+  // shows only some of them (a row on this list, the history of this issue).
+  var inPlace = { issue_status_updated: true, issue_comment: true, issue_metoo: true };
+
   document.addEventListener("htmx:sseBeforeMessage", function (e) {
     var ev = e.detail;
     // A new issue this page already shows (a replay after a reconnect) is not added twice.
@@ -36,7 +40,24 @@
         e.preventDefault();
         remember(ev.lastEventId);
       }
+      return;
     }
+    if (!inPlace[ev.type]) return;
+    // Swap only the parts whose target is on this page: htmx reports every
+    // missing target as an error.
+    e.preventDefault();
+    var tpl = document.createElement("template");
+    tpl.innerHTML = ev.data;
+    var keep = [];
+    tpl.content.querySelectorAll("[hx-swap-oob]").forEach(function (el) {
+      var spec = el.getAttribute("hx-swap-oob");
+      var colon = spec.indexOf(":");
+      var target = colon >= 0 ? spec.slice(colon + 1) : "#" + el.id;
+      if (document.querySelector(target)) keep.push(el.outerHTML);
+    });
+    if (keep.length > 0) htmx.swap(e.target, keep.join(""), { swapStyle: "none" });
+    // As the extension does after its own swaps.
+    htmx.trigger(e.target, "htmx:sseMessage", ev);
   });
 
   document.addEventListener("htmx:sseMessage", function (e) {

@@ -1,0 +1,767 @@
+package handlers
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"text/tabwriter"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
+	"hostelhub/store/cache"
+	"hostelhub/views"
+)
+
+// BenchmarkDashboardLoad is the dashboard's load test (make bench-dashboard).
+// It runs once, whatever b.N is: each figure is a phase of fixed duration.
+var (
+	dashConns    = flag.Int("dash.conns", 50, "BenchmarkDashboardLoad: concurrent connections, one worker goroutine each")
+	dashDuration = flag.Duration("dash.duration", 10*time.Second, "BenchmarkDashboardLoad: length of each measured phase")
+	dashWarmup   = flag.Duration("dash.warmup", 2*time.Second, "BenchmarkDashboardLoad: length of each warm-up phase")
+	dashIssues   = flag.Int("dash.issues", benchIssues, "BenchmarkDashboardLoad: issues seeded (in 10 hostels over 90 days)")
+	dashMisses   = flag.Int("dash.misses", 200, "BenchmarkDashboardLoad: sequential cache misses timed per figure")
+	dashChange   = flag.Int("dash.change-every", 100, "BenchmarkDashboardLoad: in the mixed phase, one request in this many is a change")
+)
+
+// The original Express + Redis design's cached dashboard rate on this
+// machine (50 connections, load generator on the same cores), and the
+// targets the issue sets.
+const (
+	expressCachedRPS = 5700
+	targetRatio      = 0.8
+	targetMissMS     = 25
+	targetCut        = 0.95
+)
+
+func BenchmarkDashboardLoad(b *testing.B) {
+	// `make bench` runs -bench . over the package: this minutes-long load
+	// test runs only when named (make bench-dashboard).
+	if f := flag.Lookup("test.bench"); f == nil || !strings.Contains(f.Value.String(), "DashboardLoad") {
+		b.Skip("a load test of several minutes: run it by name, make bench-dashboard")
+	}
+	d := newDashLoad(b)
+	d.header()
+
+	// Cache hits of the page against controls, interleaved ABCD DCBA so
+	// that drift over the run cancels out of the ratios.
+	d.warm("/dashboard", "/bench/control")
+	b.Run("html", func(b *testing.B) {
+		order := []struct{ kind, path string }{
+			{"control", "/bench/control"}, {"bhit", "/bench/dashboard"}, {"hit", "/dashboard"},
+		}
+		for round := 1; round <= 2; round++ {
+			for i := range order {
+				o := order[i]
+				if round == 2 {
+					o = order[len(order)-1-i]
+				}
+				d.phase(b, fmt.Sprintf("%s-r%d", o.kind, round), o.path, o.kind == "hit")
+			}
+		}
+		d.ratios(b, "html")
+	})
+	d.warm("/api/dashboard/summary", "/bench/control.json")
+	b.Run("json", func(b *testing.B) {
+		order := []struct{ kind, path string }{
+			{"hit", "/api/dashboard/summary"}, {"control", "/bench/control.json"}, {"blob", "/bench/blob.json"},
+		}
+		for round := 1; round <= 2; round++ {
+			for i := range order {
+				o := order[i]
+				if round == 2 {
+					o = order[len(order)-1-i]
+				}
+				d.phase(b, fmt.Sprintf("%s-r%d", o.kind, round), o.path, o.kind == "hit")
+			}
+		}
+		d.ratios(b, "json")
+	})
+	// Mixed before misses: the miss phase advances the cache to synthetic
+	// versions above every real event id, after which commits no longer
+	// invalidate.
+	b.Run("mixed", d.mixed)
+	b.Run("miss", d.misses)
+	d.summary()
+}
+
+// dashLoad is the app over the benchmark's data, a Redis-backed dashboard
+// cache, and the control routes, served by one httptest server.
+type dashLoad struct {
+	tb      *testing.B
+	ts      *testServer // the app as newTestServer builds it
+	app     *testServer // the same app behind srv, the server every phase uses
+	srv     *httptest.Server
+	dc      *cache.Cache
+	reg     *prometheus.Registry
+	rdb     *redis.Client
+	redis   string
+	prefix  string
+	tr      *http.Transport
+	admin   *http.Client   // the shared management session
+	student []*http.Client // sessions that report issues in the mixed phase
+	csrf    []string       // their CSRF tokens
+	issues  int
+	seeded  time.Duration
+
+	fragHTML, fragJSON atomic.Pointer[[]byte] // what the cache returns, held by the controls
+	pageHTML           atomic.Pointer[[]byte] // the whole page, for the blob controls
+
+	profiling bool
+	labels    atomic.Pointer[context.Context] // pprof labels of the phase, for the server's goroutines
+
+	memo    map[string][]dashMetric
+	results map[string]*loadResult
+	lines   []string // the summary, in order
+	version int64    // next synthetic cache version of the miss phase
+}
+
+type dashMetric struct {
+	v    float64
+	unit string
+}
+
+func newDashLoad(b *testing.B) *dashLoad {
+	b.Helper()
+	d := &dashLoad{tb: b, memo: map[string][]dashMetric{}, results: map[string]*loadResult{}}
+	d.rdb, d.redis = dashRedis(b)
+	d.prefix = fmt.Sprintf("hostelhub-bench-%d-%08x:", time.Now().UnixNano(), rand.Uint32())
+	b.Cleanup(d.dropKeys)
+	d.reg = prometheus.NewRegistry()
+	d.dc = cache.New(cache.Options{Redis: d.rdb, Prefix: d.prefix, Registerer: d.reg})
+
+	start := time.Now()
+	d.ts = newTestServer(b, func(o *testOptions) {
+		o.cache = d.dc
+		o.issues, o.hostels, o.days = *dashIssues, benchHostels, benchDays
+	})
+	d.seeded = time.Since(start)
+	d.issues = d.ts.countRows(b, "issues")
+
+	// The controls go on the app's own Echo, which nothing has served yet,
+	// so they get the same global middleware as /dashboard.
+	h := d.ts.handler
+	user := userChain(h)
+	d.ts.echo.GET("/bench/control", d.controlPage, user...)
+	d.ts.echo.GET("/bench/dashboard", h.showDashboard, user...)
+	d.ts.echo.GET("/bench/control.json", d.controlJSON, user...)
+	d.ts.echo.GET("/bench/blob", d.blobPage)
+	d.ts.echo.GET("/bench/blob.json", d.blobJSON)
+
+	// The fragments the controls hold are the bytes the cache returns.
+	ctx := context.Background()
+	html, st, err := d.dc.Get(ctx, "html", h.renderDashboardHTML)
+	if err != nil || st != cache.Miss {
+		b.Fatalf("filling the html fragment: %v %v", st, err)
+	}
+	d.fragHTML.Store(&html)
+	js, _, err := d.dc.Get(ctx, "json", h.renderDashboardJSON)
+	if err != nil {
+		b.Fatalf("filling the json fragment: %v", err)
+	}
+	d.fragJSON.Store(&js)
+
+	d.profiling = flag.Lookup("test.cpuprofile").Value.String() != ""
+	d.setLabels("setup")
+	echoApp := d.ts.echo
+	d.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/bench/raw" {
+			d.raw(w, r)
+			return
+		}
+		echoApp.ServeHTTP(w, r)
+	}))
+	if d.profiling {
+		// Label each connection's goroutine with the phase it is serving,
+		// from the moment it reads a request: go tool pprof -tagfocus dash=srv-html-hit.
+		d.srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+			if s == http.StateActive {
+				pprof.SetGoroutineLabels(*d.labels.Load())
+			}
+		}
+	}
+	d.srv.Start()
+	b.Cleanup(d.srv.Close)
+	d.app = &testServer{Server: d.srv, store: d.ts.store, handler: h, echo: d.ts.echo, hub: d.ts.hub}
+
+	conns := *dashConns
+	d.tr = &http.Transport{
+		MaxConnsPerHost: conns, MaxIdleConnsPerHost: conns, MaxIdleConns: 2 * conns,
+		DisableCompression: true, IdleConnTimeout: time.Minute,
+	}
+	b.Cleanup(d.tr.CloseIdleConnections)
+	d.admin = d.session(b, "admin@demo.test", nil)
+	for i := 1; i <= 3; i++ {
+		d.student = append(d.student, d.session(b, fmt.Sprintf("student%d@demo.test", i), &d.csrf))
+	}
+	// The whole page as the shared session sees it, for the blob control.
+	res, err := d.admin.Get(d.srv.URL + "/bench/control")
+	if err != nil {
+		b.Fatal(err)
+	}
+	page, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || !bytes.Contains(page, html) {
+		b.Fatalf("GET /bench/control: %d, fragment inside: %v", res.StatusCode, bytes.Contains(page, html))
+	}
+	d.pageHTML.Store(&page)
+	return d
+}
+
+// userChain is the route middleware of every signed-in route, built as
+// Handler.Echo builds its `user` slice (keep the two in step).
+func userChain(h *Handler) []echo.MiddlewareFunc {
+	csrf := middleware.CSRFWithConfig(middleware.CSRFConfig{
+		TokenLookup: "header:X-CSRF-Token,form:_csrf", ContextKey: "csrf",
+		CookieName: "_csrf", CookiePath: "/", CookieHTTPOnly: true, CookieSameSite: http.SameSiteLaxMode, CookieSecure: h.secure,
+	})
+	page := []echo.MiddlewareFunc{h.sessionsMiddleware, csrf, h.loadUser}
+	return append(page[:len(page):len(page)], requireUser)
+}
+
+// controlPage is showDashboard without the cache lookup: the same policy
+// check, page, header and render, with the fragment from a variable.
+func (d *dashLoad) controlPage(c echo.Context) error {
+	if !can(currentUser(c), ViewDashboard, 0) {
+		return forbidden()
+	}
+	fragment := *d.fragHTML.Load()
+	p, err := d.ts.handler.page(c, "Dashboard")
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("X-Cache", string(cache.Hit))
+	return render(c, http.StatusOK, views.DashboardPage(p, fragment))
+}
+
+// controlJSON is dashboardSummary without the cache lookup.
+func (d *dashLoad) controlJSON(c echo.Context) error {
+	if !can(currentUser(c), ViewDashboard, 0) {
+		return forbidden()
+	}
+	body := *d.fragJSON.Load()
+	c.Response().Header().Set("X-Cache", string(cache.Hit))
+	return c.JSONBlob(http.StatusOK, body)
+}
+
+// blobPage writes the whole page from memory: the app's global middleware
+// only (recover, request id, request log, metrics, secure headers, body
+// limit, gzip), no session, CSRF, user or page.
+func (d *dashLoad) blobPage(c echo.Context) error {
+	c.Response().Header().Set("X-Cache", string(cache.Hit))
+	return c.HTMLBlob(http.StatusOK, *d.pageHTML.Load())
+}
+
+func (d *dashLoad) blobJSON(c echo.Context) error {
+	c.Response().Header().Set("X-Cache", string(cache.Hit))
+	return c.JSONBlob(http.StatusOK, *d.fragJSON.Load())
+}
+
+// raw writes the whole page with net/http alone: the floor of this server,
+// client and machine.
+func (d *dashLoad) raw(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/html; charset=UTF-8")
+	w.Header().Set("X-Cache", string(cache.Hit))
+	w.WriteHeader(http.StatusOK)
+	w.Write(*d.pageHTML.Load())
+}
+
+// session signs in as email on the benchmark's server and returns a client
+// over the shared transport, sharing that sign-in's cookie jar.
+func (d *dashLoad) session(b *testing.B, email string, csrf *[]string) *http.Client {
+	b.Helper()
+	c := d.app.login(b, email)
+	if csrf != nil {
+		*csrf = append(*csrf, c.token())
+	}
+	return &http.Client{
+		Transport:     d.tr,
+		Jar:           c.http.Jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		Timeout:       time.Minute,
+	}
+}
+
+func (d *dashLoad) setLabels(phase string) {
+	ctx := pprof.WithLabels(context.Background(), pprof.Labels("dash", "srv-"+phase))
+	d.labels.Store(&ctx)
+}
+
+// loadResult is one phase of closed-loop load.
+type loadResult struct {
+	name, path string
+	conns      int
+	elapsed    time.Duration
+	ok, hits   int64
+	bad        int64
+	firstBad   string
+	respBytes  int64
+	rps        float64
+	p50, p99   time.Duration
+}
+
+// load has conns workers GET path over the shared session for dur, each
+// sending its next request when the last one's body is read.
+func (d *dashLoad) load(name, path string, dur time.Duration) *loadResult {
+	conns := *dashConns
+	d.setLabels(name)
+	url := d.srv.URL + path
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		all      []time.Duration
+		ok, hits atomic.Int64
+		bad      atomic.Int64
+		firstBad atomic.Value
+		size     atomic.Int64
+	)
+	start := time.Now()
+	stop := start.Add(dur)
+	for range conns {
+		wg.Go(func() {
+			d.labelled("cli-"+name, func() {
+				lat := make([]time.Duration, 0, 1<<14)
+				var n, h int64
+				for {
+					t0 := time.Now()
+					if !t0.Before(stop) {
+						break
+					}
+					req, _ := http.NewRequest(http.MethodGet, url, nil)
+					res, err := d.admin.Do(req)
+					if err != nil {
+						bad.Add(1)
+						firstBad.CompareAndSwap(nil, err.Error())
+						continue
+					}
+					nb, _ := io.Copy(io.Discard, res.Body)
+					res.Body.Close()
+					el := time.Since(t0)
+					if res.StatusCode != http.StatusOK {
+						bad.Add(1)
+						firstBad.CompareAndSwap(nil, res.Status)
+						continue
+					}
+					n++
+					if res.Header.Get("X-Cache") == string(cache.Hit) {
+						h++
+					}
+					size.Store(nb)
+					lat = append(lat, el)
+				}
+				ok.Add(n)
+				hits.Add(h)
+				mu.Lock()
+				all = append(all, lat...)
+				mu.Unlock()
+			})
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	d.setLabels("idle")
+	r := &loadResult{name: name, path: path, conns: conns, elapsed: elapsed, ok: ok.Load(), hits: hits.Load(),
+		bad: bad.Load(), respBytes: size.Load(), rps: float64(ok.Load()) / elapsed.Seconds()}
+	if v := firstBad.Load(); v != nil {
+		r.firstBad = v.(string)
+	}
+	slices.Sort(all)
+	r.p50, r.p99 = pct(all, 50), pct(all, 99)
+	return r
+}
+
+// labelled runs fn with pprof labels when the run is profiled.
+func (d *dashLoad) labelled(value string, fn func()) {
+	if !d.profiling {
+		fn()
+		return
+	}
+	pprof.Do(context.Background(), pprof.Labels("dash", value), func(context.Context) { fn() })
+}
+
+func pct(sorted []time.Duration, p int) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return sorted[(len(sorted)-1)*p/100]
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// warm runs each path for the warm-up time, unmeasured.
+func (d *dashLoad) warm(paths ...string) {
+	for _, p := range paths {
+		r := d.load("warmup", p, *dashWarmup)
+		if r.bad > 0 {
+			d.tb.Fatalf("warm-up of %s: %d failures, the first %s", p, r.bad, r.firstBad)
+		}
+	}
+}
+
+// run reports figures as a sub-benchmark computed once, whatever b.N is.
+func (d *dashLoad) run(b *testing.B, name string, fn func(b *testing.B) []dashMetric) {
+	b.Run(name, func(b *testing.B) {
+		ms, ok := d.memo[b.Name()]
+		if !ok {
+			ms = fn(b)
+			d.memo[b.Name()] = ms
+		}
+		for _, m := range ms {
+			b.ReportMetric(m.v, m.unit)
+		}
+		b.ReportMetric(0, "ns/op") // a phase's wall time is not a figure
+	})
+}
+
+func (d *dashLoad) scale() []dashMetric {
+	return []dashMetric{{float64(*dashConns), "conns"}, {float64(d.issues), "issues"}}
+}
+
+// phase measures one path under load and keeps the result under group/name.
+func (d *dashLoad) phase(b *testing.B, name, path string, wantHits bool) {
+	group := b.Name()[strings.LastIndex(b.Name(), "/")+1:]
+	d.run(b, name, func(b *testing.B) []dashMetric {
+		r := d.load(group+"-"+name, path, *dashDuration)
+		d.results[group+"/"+name] = r
+		if r.bad > 0 {
+			b.Errorf("GET %s: %d of %d requests failed, the first: %s", path, r.bad, r.bad+r.ok, r.firstBad)
+		}
+		note := ""
+		if wantHits {
+			note = fmt.Sprintf("  X-Cache HIT %d of %d", r.hits, r.ok)
+			if r.hits != r.ok {
+				b.Logf("%d of %d responses of the hit phase were not HIT (TTL expiry or a change)", r.ok-r.hits, r.ok)
+			}
+		}
+		d.linef("  %-6s %-12s GET %-24s %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms  %6d B  %8d reqs in %.1f s%s",
+			group, name, path, r.rps, ms(r.p50), ms(r.p99), r.respBytes, r.ok, r.elapsed.Seconds(), note)
+		return append(d.scale(), dashMetric{r.rps, "req/s"}, dashMetric{ms(r.p50), "ms-p50"},
+			dashMetric{ms(r.p99), "ms-p99"}, dashMetric{r.elapsed.Seconds(), "s"})
+	})
+}
+
+// mean is the mean rate of a kind over its rounds.
+func (d *dashLoad) mean(group, kind string) float64 {
+	var sum float64
+	var n int
+	for name, r := range d.results {
+		if strings.HasPrefix(name, group+"/"+kind+"-r") {
+			sum += r.rps
+			n++
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	return sum / float64(n)
+}
+
+func (d *dashLoad) ratios(b *testing.B, group string) {
+	d.run(b, "ratio", func(b *testing.B) []dashMetric {
+		hit, ctl, blob := d.mean(group, "hit"), d.mean(group, "control"), d.mean(group, "blob")
+		ratio := hit / ctl
+		r1 := d.results[group+"/hit-r1"].rps / d.results[group+"/control-r1"].rps
+		r2 := d.results[group+"/hit-r2"].rps / d.results[group+"/control-r2"].rps
+		d.linef("  %-6s hit/control %.3f (round 1 %.3f, round 2 %.3f; target >= %.1f: %s)   hit/blob %.3f",
+			group, ratio, r1, r2, targetRatio, verdict(ratio >= targetRatio), hit/blob)
+		m := append(d.scale(), dashMetric{ratio, "hit/control"}, dashMetric{hit / blob, "hit/blob"}, dashMetric{hit, "hit-req/s"})
+		if raw := d.mean(group, "raw"); raw > 0 {
+			d.linef("  %-6s hit/raw %.3f   blob/raw %.3f", group, hit/raw, blob/raw)
+			m = append(m, dashMetric{hit / raw, "hit/raw"})
+		}
+		if group == "html" {
+			want := 5 * float64(expressCachedRPS)
+			d.linef("  %-6s hits %.0f req/s = %.2f x the Express design's %d req/s (target >= 5 x = %.0f req/s: %s)",
+				group, hit, hit/expressCachedRPS, expressCachedRPS, want, verdict(hit >= want))
+			m = append(m, dashMetric{hit / expressCachedRPS, "x-express"})
+		}
+		return m
+	})
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "MISSED"
+}
+
+// mixed is 99 dashboard views to 1 change from the same workers, counting
+// the cache's renders: each is one run of the store's dashboard queries.
+func (d *dashLoad) mixed(b *testing.B) {
+	d.run(b, "views-and-changes", func(b *testing.B) []dashMetric {
+		every := int64(*dashChange)
+		conns := *dashConns
+		rendersBefore := d.counter(b, "hostelhub_dashboard_cache_renders_total")
+		issuesBefore := d.ts.countRows(b, "issues")
+		d.setLabels("mixed")
+		var (
+			seq                              atomic.Int64
+			views, htmlViews, changes        atomic.Int64
+			htmlMiss, jsonMiss, bad, changeN atomic.Int64
+			firstBad                         atomic.Value
+			wg                               sync.WaitGroup
+		)
+		fail := func(s string) { bad.Add(1); firstBad.CompareAndSwap(nil, s) }
+		start := time.Now()
+		stop := start.Add(*dashDuration)
+		for range conns {
+			wg.Go(func() {
+				d.labelled("cli-mixed", func() {
+					for time.Now().Before(stop) {
+						n := seq.Add(1)
+						if n%every == 0 {
+							k := changeN.Add(1)
+							i := int(k % int64(len(d.student)))
+							body := fmt.Sprintf(`{"title":"Load test report %d","category":%q,"priority":"normal"}`,
+								k, []string{"electrical", "plumbing", "internet"}[k%3])
+							req, _ := http.NewRequest(http.MethodPost, d.srv.URL+"/api/issues", strings.NewReader(body))
+							req.Header.Set("Content-Type", "application/json")
+							req.Header.Set("X-CSRF-Token", d.csrf[i])
+							res, err := d.student[i].Do(req)
+							if err != nil {
+								fail(err.Error())
+								continue
+							}
+							io.Copy(io.Discard, res.Body)
+							res.Body.Close()
+							if res.StatusCode != http.StatusCreated {
+								fail("POST /api/issues: " + res.Status)
+								continue
+							}
+							changes.Add(1)
+							continue
+						}
+						path, html := "/api/dashboard/summary", n%2 == 0
+						if html {
+							path = "/dashboard"
+						}
+						req, _ := http.NewRequest(http.MethodGet, d.srv.URL+path, nil)
+						res, err := d.admin.Do(req)
+						if err != nil {
+							fail(err.Error())
+							continue
+						}
+						io.Copy(io.Discard, res.Body)
+						res.Body.Close()
+						if res.StatusCode != http.StatusOK {
+							fail("GET " + path + ": " + res.Status)
+							continue
+						}
+						views.Add(1)
+						miss := res.Header.Get("X-Cache") == string(cache.Miss)
+						if html {
+							htmlViews.Add(1)
+							if miss {
+								htmlMiss.Add(1)
+							}
+						} else if miss {
+							jsonMiss.Add(1)
+						}
+					}
+				})
+			})
+		}
+		wg.Wait()
+		elapsed := time.Since(start)
+		d.setLabels("idle")
+		if bad.Load() > 0 {
+			b.Errorf("mixed load: %d failures, the first: %v", bad.Load(), firstBad.Load())
+		}
+		renders := d.counter(b, "hostelhub_dashboard_cache_renders_total") - rendersBefore
+		v, ch := float64(views.Load()), float64(changes.Load())
+		perK := renders / v * 1000
+		cut := 1 - perK/1000
+		floor := ch * 2 / v * 1000 // two variants made stale per change
+		issuesAfter := d.ts.countRows(b, "issues")
+		d.linef("  mixed  %d views (%d HTML /dashboard, %d JSON /api/dashboard/summary, alternating) and %d changes"+
+			" (POST /api/issues as students 1-3, 1 request in %d) in %.1f s: %.0f req/s, %d failures",
+			views.Load(), htmlViews.Load(), views.Load()-htmlViews.Load(), changes.Load(), every, elapsed.Seconds(),
+			(v+ch)/elapsed.Seconds(), bad.Load())
+		d.linef("  mixed  dashboard renders (one store.Dashboard query set each) %0.f: %.1f per 1,000 views"+
+			" (uncached: 1,000; floor at 2 variants per change: %.1f); X-Cache MISS html %d, json %d",
+			renders, perK, floor, htmlMiss.Load(), jsonMiss.Load())
+		d.linef("  mixed  database dashboard work cut %.1f %% vs uncached (the seed promised 60 %%; target >= %.0f %%: %s); issues %d -> %d",
+			cut*100, targetCut*100, verdict(cut >= targetCut), issuesBefore, issuesAfter)
+		d.issues = issuesAfter
+		return append(d.scale(), dashMetric{perK, "queries/1k-views"}, dashMetric{cut * 100, "%cut"},
+			dashMetric{v, "views"}, dashMetric{ch, "changes"}, dashMetric{renders, "renders"},
+			dashMetric{(v + ch) / elapsed.Seconds(), "req/s"}, dashMetric{elapsed.Seconds(), "s"})
+	})
+}
+
+// misses times sequential cache misses, the cache advanced to a new
+// version before each, and the store's query and the render on their own.
+func (d *dashLoad) misses(b *testing.B) {
+	n := *dashMisses
+	if d.version == 0 {
+		d.version = 1 << 40 // above every real event id
+	}
+	ctx := context.Background()
+	timeIt := func(what string, fn func() error) (p50, p95 time.Duration) {
+		times := make([]time.Duration, 0, n)
+		for range n {
+			t0 := time.Now()
+			if err := fn(); err != nil {
+				b.Fatalf("%s: %v", what, err)
+			}
+			times = append(times, time.Since(t0))
+		}
+		slices.Sort(times)
+		return pct(times, 50), pct(times, 95)
+	}
+	report := func(name, what string, p50, p95 time.Duration, target bool) []dashMetric {
+		t := ""
+		if target {
+			t = fmt.Sprintf("  (target p50 < %d ms: %s)", targetMissMS, verdict(ms(p50) < targetMissMS))
+		}
+		d.linef("  miss   %-12s %-52s p50 %6.2f ms  p95 %6.2f ms  (%d sequential, %d issues)%s",
+			name, what, ms(p50), ms(p95), n, d.issues, t)
+		return []dashMetric{{float64(d.issues), "issues"}, {float64(n), "samples"}, {ms(p50), "ms-p50"}, {ms(p95), "ms-p95"}}
+	}
+	get := func(path string) func() error {
+		return func() error {
+			d.version++
+			d.dc.Advance(d.version)
+			res, err := d.admin.Get(d.srv.URL + path)
+			if err != nil {
+				return err
+			}
+			io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			if res.StatusCode != http.StatusOK || res.Header.Get("X-Cache") != string(cache.Miss) {
+				return fmt.Errorf("GET %s: %d X-Cache %s, want 200 MISS", path, res.StatusCode, res.Header.Get("X-Cache"))
+			}
+			return nil
+		}
+	}
+	d.setLabels("miss")
+	d.run(b, "page", func(b *testing.B) []dashMetric {
+		p50, p95 := timeIt("GET /dashboard", get("/dashboard"))
+		return report("page", "GET /dashboard, MISS (Redis GET, render, SET, page)", p50, p95, true)
+	})
+	d.run(b, "json", func(b *testing.B) []dashMetric {
+		p50, p95 := timeIt("GET /api/dashboard/summary", get("/api/dashboard/summary"))
+		return report("json", "GET /api/dashboard/summary, MISS", p50, p95, true)
+	})
+	d.run(b, "store", func(b *testing.B) []dashMetric {
+		p50, p95 := timeIt("store.Dashboard", func() error { _, err := d.ts.store.Dashboard(ctx); return err })
+		return report("store", "store.Dashboard (the queries) alone", p50, p95, false)
+	})
+	dash, err := d.ts.store.Dashboard(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	d.run(b, "templ", func(b *testing.B) []dashMetric {
+		p50, p95 := timeIt("views.Dashboard", func() error {
+			var buf bytes.Buffer
+			return views.Dashboard(dash).Render(ctx, &buf)
+		})
+		return report("templ", "views.Dashboard render of the fragment alone", p50, p95, false)
+	})
+	d.run(b, "marshal", func(b *testing.B) []dashMetric {
+		p50, p95 := timeIt("json", func() error { _, err := json.Marshal(dashboardJSON(dash)); return err })
+		return report("marshal", "JSON of the summary alone", p50, p95, false)
+	})
+	d.setLabels("idle")
+}
+
+func (d *dashLoad) counter(b *testing.B, name string) float64 {
+	mfs, err := d.reg.Gather()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			var sum float64
+			for _, m := range mf.GetMetric() {
+				sum += m.GetCounter().GetValue()
+			}
+			return sum
+		}
+	}
+	return 0 // not yet incremented
+}
+
+func (d *dashLoad) linef(format string, args ...any) {
+	d.lines = append(d.lines, fmt.Sprintf(format, args...))
+}
+
+func (d *dashLoad) header() {
+	d.linef("BenchmarkDashboardLoad: %d connections (one closed-loop worker each, one shared management session),"+
+		" %v per phase after %v warm-ups", *dashConns, *dashDuration, *dashWarmup)
+	d.linef("  data: %d issues in %d hostels over %d days, seeded by the demo code in %.1f s; SQLite; Redis %s, prefix %s",
+		d.issues, benchHostels, benchDays, d.seeded.Seconds(), d.redis, d.prefix)
+	d.linef("  machine: %d CPUs, GOMAXPROCS %d, %s; the load generator runs in this process on the same cores"+
+		" as the server (HTTP/1.1 keep-alive, no compression)", runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version())
+	d.linef("  control = showDashboard without the cache lookup (same route middleware, page, templ render, fragment from a variable);" +
+		" blob = the whole page from memory with c.HTMLBlob, global middleware only; raw = net/http alone")
+}
+
+func (d *dashLoad) summary() {
+	w := tabwriter.NewWriter(os.Stdout, 0, 0, 1, ' ', 0)
+	fmt.Fprintln(w, "\n==== dashboard load: figures ====")
+	for _, l := range d.lines {
+		fmt.Fprintln(w, l)
+	}
+	w.Flush()
+}
+
+// dropKeys removes the benchmark's keys from Redis (they would expire with
+// their TTL anyway). SCAN with the benchmark's own prefix, never KEYS.
+func (d *dashLoad) dropKeys() {
+	if d.rdb == nil {
+		return
+	}
+	ctx := context.Background()
+	iter := d.rdb.Scan(ctx, 0, d.prefix+"*", 1000).Iterator()
+	var keys []string
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+	}
+	for batch := range slices.Chunk(keys, 500) {
+		d.rdb.Del(ctx, batch...)
+	}
+}
+
+// dashRedis is the Redis of the dashboard cache, or a skip (a failure in CI).
+func dashRedis(b *testing.B) (*redis.Client, string) {
+	b.Helper()
+	u := os.Getenv("REDIS_URL")
+	if u == "" {
+		u = "redis://127.0.0.1:6379"
+	}
+	opts, err := redis.ParseURL(u)
+	if err != nil {
+		b.Fatal(err)
+	}
+	opts.ContextTimeoutEnabled = true
+	c := redis.NewClient(opts)
+	if err := c.Ping(context.Background()).Err(); err != nil {
+		c.Close()
+		if os.Getenv("CI") == "true" {
+			b.Fatalf("Redis is required in CI: %s: %v", u, err)
+		}
+		b.Skipf("no Redis at %s (%v): the dashboard load benchmark needs it for the cache's second tier", u, err)
+	}
+	b.Cleanup(func() { c.Close() })
+	return c, u
+}
