@@ -28,3 +28,29 @@ bench:
 
 clean:
 	rm -f hostelhub hostelhub.db hostelhub.db-shm hostelhub.db-wal
+
+# Each fuzz target for FUZZTIME; what the fuzzer found interesting is kept
+# in the package's testdata/fuzz, so that `make test` replays it every time.
+FUZZTIME ?= 30s
+FUZZ_TARGETS = handlers:FuzzReportForm handlers:FuzzReportJSON handlers:FuzzStatusForm realtime:FuzzFrameRoundTrip
+fuzz:
+	@set -e; cache=$$($(GO) env GOCACHE)/fuzz/hostelhub; \
+	for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "== $$pkg $$name for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) ./$$pkg/; \
+		mkdir -p $$pkg/testdata/fuzz/$$name; \
+		if [ -d "$$cache/$$pkg/$$name" ]; then cp -n "$$cache/$$pkg/$$name/"* $$pkg/testdata/fuzz/$$name/ 2>/dev/null || true; fi; \
+		echo "   corpus kept: $$(ls $$pkg/testdata/fuzz/$$name | wc -l) inputs in $$pkg/testdata/fuzz/$$name"; \
+	done
+
+# The dashboard under load (Redis at REDIS_URL or 127.0.0.1:6379): cache hits
+# against controls, miss cost, database work saved. Flags: DASH="-dash.conns 50 -dash.duration 10s -dash.issues 50000".
+bench-dashboard:
+	$(GO) test -run '^$$' -bench BenchmarkDashboardLoad -benchtime 1x -timeout 15m ./handlers/ $(if $(DASH),-args $(DASH))
+
+# Live streams under load (not part of make bench): N streams (default 10,000),
+# issues reported at a steady rate; prints delivery latency, server memory per
+# stream and idle CPU. make bench-sse N=1000 for a smaller run; other knobs
+# through SSE, e.g. SSE="-sse.rate 10 -sse.duration 30s -sse.idle 40s".
+bench-sse:
+	$(GO) test -run '^$$' -bench BenchmarkSSEFanout -benchtime 1x -timeout 20m . $(if $(N),-sse.streams $(N)) $(SSE)

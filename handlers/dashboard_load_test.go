@@ -15,9 +15,11 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"text/tabwriter"
 	"time"
@@ -40,6 +42,8 @@ var (
 	dashIssues   = flag.Int("dash.issues", benchIssues, "BenchmarkDashboardLoad: issues seeded (in 10 hostels over 90 days)")
 	dashMisses   = flag.Int("dash.misses", 200, "BenchmarkDashboardLoad: sequential cache misses timed per figure")
 	dashChange   = flag.Int("dash.change-every", 100, "BenchmarkDashboardLoad: in the mixed phase, one request in this many is a change")
+	dashRounds   = flag.Int("dash.rounds", 2, "BenchmarkDashboardLoad: rounds of hit and control phases (odd rounds in one order, even rounds reversed)")
+	dashCalib    = flag.Bool("dash.calibrate", false, "BenchmarkDashboardLoad: also serve showDashboard itself through the controls' route middleware (/bench/dashboard)")
 )
 
 // The original Express + Redis design's cached dashboard rate on this
@@ -65,34 +69,16 @@ func BenchmarkDashboardLoad(b *testing.B) {
 	// that drift over the run cancels out of the ratios.
 	d.warm("/dashboard", "/bench/control")
 	b.Run("html", func(b *testing.B) {
-		order := []struct{ kind, path string }{
-			{"control", "/bench/control"}, {"bhit", "/bench/dashboard"}, {"hit", "/dashboard"},
+		order := []dashPhase{{"hit", "/dashboard"}, {"control", "/bench/control"}, {"blob", "/bench/blob"}, {"raw", "/bench/raw"}}
+		if *dashCalib {
+			order = slices.Insert(order, 2, dashPhase{"calib", "/bench/dashboard"})
 		}
-		for round := 1; round <= 2; round++ {
-			for i := range order {
-				o := order[i]
-				if round == 2 {
-					o = order[len(order)-1-i]
-				}
-				d.phase(b, fmt.Sprintf("%s-r%d", o.kind, round), o.path, o.kind == "hit")
-			}
-		}
+		d.rounds(b, order)
 		d.ratios(b, "html")
 	})
 	d.warm("/api/dashboard/summary", "/bench/control.json")
 	b.Run("json", func(b *testing.B) {
-		order := []struct{ kind, path string }{
-			{"hit", "/api/dashboard/summary"}, {"control", "/bench/control.json"}, {"blob", "/bench/blob.json"},
-		}
-		for round := 1; round <= 2; round++ {
-			for i := range order {
-				o := order[i]
-				if round == 2 {
-					o = order[len(order)-1-i]
-				}
-				d.phase(b, fmt.Sprintf("%s-r%d", o.kind, round), o.path, o.kind == "hit")
-			}
-		}
+		d.rounds(b, []dashPhase{{"hit", "/api/dashboard/summary"}, {"control", "/bench/control.json"}, {"blob", "/bench/blob.json"}})
 		d.ratios(b, "json")
 	})
 	// Mixed before misses: the miss phase advances the cache to synthetic
@@ -101,6 +87,22 @@ func BenchmarkDashboardLoad(b *testing.B) {
 	b.Run("mixed", d.mixed)
 	b.Run("miss", d.misses)
 	d.summary()
+}
+
+type dashPhase struct{ kind, path string }
+
+// rounds runs the phases -dash.rounds times, reversing the order every
+// other round (ABCD DCBA ...).
+func (d *dashLoad) rounds(b *testing.B, order []dashPhase) {
+	for round := 1; round <= *dashRounds; round++ {
+		for i := range order {
+			o := order[i]
+			if round%2 == 0 {
+				o = order[len(order)-1-i]
+			}
+			d.phase(b, fmt.Sprintf("%s-r%d", o.kind, round), o.path, o.kind == "hit" || o.kind == "calib")
+		}
+	}
 }
 
 // dashLoad is the app over the benchmark's data, a Redis-backed dashboard
@@ -316,6 +318,12 @@ type loadResult struct {
 	respBytes  int64
 	rps        float64
 	p50, p99   time.Duration
+	cpu        cpuUse
+}
+
+// usPerReq is this process's CPU (server and load generator) per request.
+func (r *loadResult) usPerReq() float64 {
+	return r.cpu.self.Seconds() * 1e6 / float64(r.ok)
 }
 
 // load has conns workers GET path over the shared session for dur, each
@@ -333,6 +341,7 @@ func (d *dashLoad) load(name, path string, dur time.Duration) *loadResult {
 		firstBad atomic.Value
 		size     atomic.Int64
 	)
+	cpu0 := sampleCPU()
 	start := time.Now()
 	stop := start.Add(dur)
 	for range conns {
@@ -377,9 +386,10 @@ func (d *dashLoad) load(name, path string, dur time.Duration) *loadResult {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	cpu := sampleCPU().since(cpu0, elapsed)
 	d.setLabels("idle")
 	r := &loadResult{name: name, path: path, conns: conns, elapsed: elapsed, ok: ok.Load(), hits: hits.Load(),
-		bad: bad.Load(), respBytes: size.Load(), rps: float64(ok.Load()) / elapsed.Seconds()}
+		bad: bad.Load(), respBytes: size.Load(), rps: float64(ok.Load()) / elapsed.Seconds(), cpu: cpu}
 	if v := firstBad.Load(); v != nil {
 		r.firstBad = v.(string)
 	}
@@ -451,20 +461,25 @@ func (d *dashLoad) phase(b *testing.B, name, path string, wantHits bool) {
 				b.Logf("%d of %d responses of the hit phase were not HIT (TTL expiry or a change)", r.ok-r.hits, r.ok)
 			}
 		}
-		d.linef("  %-6s %-12s GET %-24s %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms  %6d B  %8d reqs in %.1f s%s",
-			group, name, path, r.rps, ms(r.p50), ms(r.p99), r.respBytes, r.ok, r.elapsed.Seconds(), note)
+		d.linef("  %-6s %-12s GET %-24s %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms  %6d B  %8d reqs in %.1f s  cpu %5.0f us/req  others %3.0f %%%s",
+			group, name, path, r.rps, ms(r.p50), ms(r.p99), r.respBytes, r.ok, r.elapsed.Seconds(), r.usPerReq(), r.cpu.othersPct, note)
 		return append(d.scale(), dashMetric{r.rps, "req/s"}, dashMetric{ms(r.p50), "ms-p50"},
-			dashMetric{ms(r.p99), "ms-p99"}, dashMetric{r.elapsed.Seconds(), "s"})
+			dashMetric{ms(r.p99), "ms-p99"}, dashMetric{r.elapsed.Seconds(), "s"},
+			dashMetric{r.usPerReq(), "cpu-us/req"}, dashMetric{r.cpu.othersPct, "%others"})
 	})
 }
 
 // mean is the mean rate of a kind over its rounds.
 func (d *dashLoad) mean(group, kind string) float64 {
+	return d.meanOf(group, kind, func(r *loadResult) float64 { return r.rps })
+}
+
+func (d *dashLoad) meanOf(group, kind string, f func(*loadResult) float64) float64 {
 	var sum float64
 	var n int
 	for name, r := range d.results {
 		if strings.HasPrefix(name, group+"/"+kind+"-r") {
-			sum += r.rps
+			sum += f(r)
 			n++
 		}
 	}
@@ -478,13 +493,25 @@ func (d *dashLoad) ratios(b *testing.B, group string) {
 	d.run(b, "ratio", func(b *testing.B) []dashMetric {
 		hit, ctl, blob := d.mean(group, "hit"), d.mean(group, "control"), d.mean(group, "blob")
 		ratio := hit / ctl
-		r1 := d.results[group+"/hit-r1"].rps / d.results[group+"/control-r1"].rps
-		r2 := d.results[group+"/hit-r2"].rps / d.results[group+"/control-r2"].rps
-		d.linef("  %-6s hit/control %.3f (round 1 %.3f, round 2 %.3f; target >= %.1f: %s)   hit/blob %.3f",
-			group, ratio, r1, r2, targetRatio, verdict(ratio >= targetRatio), hit/blob)
-		m := append(d.scale(), dashMetric{ratio, "hit/control"}, dashMetric{hit / blob, "hit/blob"}, dashMetric{hit, "hit-req/s"})
+		var per []string
+		for round := 1; round <= *dashRounds; round++ {
+			h, c := d.results[fmt.Sprintf("%s/hit-r%d", group, round)], d.results[fmt.Sprintf("%s/control-r%d", group, round)]
+			per = append(per, fmt.Sprintf("%.3f", h.rps/c.rps))
+		}
+		us := func(kind string) float64 { return d.meanOf(group, kind, (*loadResult).usPerReq) }
+		cpuRatio := us("control") / us("hit")
+		d.linef("  %-6s hit/control %.3f (rounds %s; target >= %.1f: %s)   hit/blob %.3f",
+			group, ratio, strings.Join(per, ", "), targetRatio, verdict(ratio >= targetRatio), hit/blob)
+		d.linef("  %-6s CPU per request (server + load generator): hit %.0f us, control %.0f us, blob %.0f us; control/hit %.3f",
+			group, us("hit"), us("control"), us("blob"), cpuRatio)
+		m := append(d.scale(), dashMetric{ratio, "hit/control"}, dashMetric{hit / blob, "hit/blob"}, dashMetric{hit, "hit-req/s"},
+			dashMetric{cpuRatio, "cpu-control/hit"})
+		if calib := d.mean(group, "calib"); calib > 0 {
+			d.linef("  %-6s calibration: showDashboard through the controls' route middleware %.0f req/s, %.0f us/req; hit/calib %.3f",
+				group, calib, us("calib"), hit/calib)
+		}
 		if raw := d.mean(group, "raw"); raw > 0 {
-			d.linef("  %-6s hit/raw %.3f   blob/raw %.3f", group, hit/raw, blob/raw)
+			d.linef("  %-6s hit/raw %.3f   blob/raw %.3f   raw %.0f us/req", group, hit/raw, blob/raw, us("raw"))
 			m = append(m, dashMetric{hit / raw, "hit/raw"})
 		}
 		if group == "html" {
@@ -513,6 +540,7 @@ func (d *dashLoad) mixed(b *testing.B) {
 		rendersBefore := d.counter(b, "hostelhub_dashboard_cache_renders_total")
 		issuesBefore := d.ts.countRows(b, "issues")
 		d.setLabels("mixed")
+		cpu0 := sampleCPU()
 		var (
 			seq                              atomic.Int64
 			views, htmlViews, changes        atomic.Int64
@@ -582,6 +610,7 @@ func (d *dashLoad) mixed(b *testing.B) {
 		}
 		wg.Wait()
 		elapsed := time.Since(start)
+		cpu := sampleCPU().since(cpu0, elapsed)
 		d.setLabels("idle")
 		if bad.Load() > 0 {
 			b.Errorf("mixed load: %d failures, the first: %v", bad.Load(), firstBad.Load())
@@ -593,9 +622,9 @@ func (d *dashLoad) mixed(b *testing.B) {
 		floor := ch * 2 / v * 1000 // two variants made stale per change
 		issuesAfter := d.ts.countRows(b, "issues")
 		d.linef("  mixed  %d views (%d HTML /dashboard, %d JSON /api/dashboard/summary, alternating) and %d changes"+
-			" (POST /api/issues as students 1-3, 1 request in %d) in %.1f s: %.0f req/s, %d failures",
+			" (POST /api/issues as students 1-3, 1 request in %d) in %.1f s: %.0f req/s, %d failures, others %.0f %%",
 			views.Load(), htmlViews.Load(), views.Load()-htmlViews.Load(), changes.Load(), every, elapsed.Seconds(),
-			(v+ch)/elapsed.Seconds(), bad.Load())
+			(v+ch)/elapsed.Seconds(), bad.Load(), cpu.othersPct)
 		d.linef("  mixed  dashboard renders (one store.Dashboard query set each) %0.f: %.1f per 1,000 views"+
 			" (uncached: 1,000; floor at 2 variants per change: %.1f); X-Cache MISS html %d, json %d",
 			renders, perK, floor, htmlMiss.Load(), jsonMiss.Load())
@@ -707,13 +736,14 @@ func (d *dashLoad) linef(format string, args ...any) {
 
 func (d *dashLoad) header() {
 	d.linef("BenchmarkDashboardLoad: %d connections (one closed-loop worker each, one shared management session),"+
-		" %v per phase after %v warm-ups", *dashConns, *dashDuration, *dashWarmup)
+		" %v per phase after %v warm-ups, %d rounds (ABCD DCBA)", *dashConns, *dashDuration, *dashWarmup, *dashRounds)
 	d.linef("  data: %d issues in %d hostels over %d days, seeded by the demo code in %.1f s; SQLite; Redis %s, prefix %s",
 		d.issues, benchHostels, benchDays, d.seeded.Seconds(), d.redis, d.prefix)
 	d.linef("  machine: %d CPUs, GOMAXPROCS %d, %s; the load generator runs in this process on the same cores"+
 		" as the server (HTTP/1.1 keep-alive, no compression)", runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version())
 	d.linef("  control = showDashboard without the cache lookup (same route middleware, page, templ render, fragment from a variable);" +
-		" blob = the whole page from memory with c.HTMLBlob, global middleware only; raw = net/http alone")
+		" blob = the whole page from memory with c.HTMLBlob, global middleware only; raw = net/http alone;" +
+		" cpu = this process's CPU (server + load generator) per request; others = share of the CPUs other processes used meanwhile")
 }
 
 func (d *dashLoad) summary() {
@@ -721,6 +751,14 @@ func (d *dashLoad) summary() {
 	fmt.Fprintln(w, "\n==== dashboard load: figures ====")
 	for _, l := range d.lines {
 		fmt.Fprintln(w, l)
+	}
+	var worst float64
+	for _, r := range d.results {
+		worst = max(worst, r.cpu.othersPct)
+	}
+	if worst > 10 {
+		fmt.Fprintf(w, "  WARNING: other processes used up to %.0f %% of the CPUs during a measured phase: rates and latencies"+
+			" of those phases are depressed; the CPU per request figures are not, compare those.\n", worst)
 	}
 	w.Flush()
 }
@@ -764,4 +802,54 @@ func dashRedis(b *testing.B) (*redis.Client, string) {
 	}
 	b.Cleanup(func() { c.Close() })
 	return c, u
+}
+
+// cpuSample is this process's CPU time and the machine's busy time.
+type cpuSample struct {
+	self, busy time.Duration
+	ok         bool
+}
+
+// cpuUse is what a phase used: this process's CPU, and the share of the
+// machine's CPUs that other processes used meanwhile (the machine is shared).
+type cpuUse struct {
+	self      time.Duration
+	othersPct float64
+}
+
+func sampleCPU() cpuSample {
+	var s cpuSample
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		s.self = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return s
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 8 || f[0] != "cpu" {
+		return s
+	}
+	var busy int64
+	for i, v := range f[1:] {
+		n, _ := strconv.ParseInt(v, 10, 64)
+		// user nice system idle iowait irq softirq steal ...; guest is already in user.
+		if i != 3 && i != 4 && i < 8 {
+			busy += n
+		}
+	}
+	s.busy = time.Duration(busy) * 10 * time.Millisecond // USER_HZ = 100
+	s.ok = true
+	return s
+}
+
+func (s cpuSample) since(start cpuSample, elapsed time.Duration) cpuUse {
+	u := cpuUse{self: s.self - start.self}
+	if s.ok && start.ok {
+		others := (s.busy - start.busy) - u.self
+		u.othersPct = max(0, others.Seconds()/(elapsed.Seconds()*float64(runtime.NumCPU()))*100)
+	}
+	return u
 }
