@@ -43,6 +43,7 @@ var (
 	dashMisses   = flag.Int("dash.misses", 200, "BenchmarkDashboardLoad: sequential cache misses timed per figure")
 	dashChange   = flag.Int("dash.change-every", 100, "BenchmarkDashboardLoad: in the mixed phase, one request in this many is a change")
 	dashRounds   = flag.Int("dash.rounds", 2, "BenchmarkDashboardLoad: rounds of hit and control phases (odd rounds in one order, even rounds reversed)")
+	dashGroups   = flag.String("dash.groups", "html,json,mixed,miss", "BenchmarkDashboardLoad: which groups of phases to run (e.g. html alone, to profile it)")
 	dashCalib    = flag.Bool("dash.calibrate", false, "BenchmarkDashboardLoad: also serve showDashboard itself through the controls' route middleware (/bench/dashboard)")
 )
 
@@ -67,8 +68,13 @@ func BenchmarkDashboardLoad(b *testing.B) {
 
 	// Cache hits of the page against controls, interleaved ABCD DCBA so
 	// that drift over the run cancels out of the ratios.
-	d.warm("/dashboard", "/bench/control")
-	b.Run("html", func(b *testing.B) {
+	group := func(name string, fn func(b *testing.B)) {
+		if slices.Contains(strings.Split(*dashGroups, ","), name) {
+			b.Run(name, fn)
+		}
+	}
+	group("html", func(b *testing.B) {
+		d.warm(b, "/dashboard", "/bench/control")
 		order := []dashPhase{{"hit", "/dashboard"}, {"control", "/bench/control"}, {"blob", "/bench/blob"}, {"raw", "/bench/raw"}}
 		if *dashCalib {
 			order = slices.Insert(order, 2, dashPhase{"calib", "/bench/dashboard"})
@@ -76,16 +82,16 @@ func BenchmarkDashboardLoad(b *testing.B) {
 		d.rounds(b, order)
 		d.ratios(b, "html")
 	})
-	d.warm("/api/dashboard/summary", "/bench/control.json")
-	b.Run("json", func(b *testing.B) {
+	group("json", func(b *testing.B) {
+		d.warm(b, "/api/dashboard/summary", "/bench/control.json")
 		d.rounds(b, []dashPhase{{"hit", "/api/dashboard/summary"}, {"control", "/bench/control.json"}, {"blob", "/bench/blob.json"}})
 		d.ratios(b, "json")
 	})
 	// Mixed before misses: the miss phase advances the cache to synthetic
 	// versions above every real event id, after which commits no longer
 	// invalidate.
-	b.Run("mixed", d.mixed)
-	b.Run("miss", d.misses)
+	group("mixed", d.mixed)
+	group("miss", d.misses)
 	d.summary()
 }
 
@@ -108,7 +114,6 @@ func (d *dashLoad) rounds(b *testing.B, order []dashPhase) {
 // dashLoad is the app over the benchmark's data, a Redis-backed dashboard
 // cache, and the control routes, served by one httptest server.
 type dashLoad struct {
-	tb      *testing.B
 	ts      *testServer // the app as newTestServer builds it
 	app     *testServer // the same app behind srv, the server every phase uses
 	srv     *httptest.Server
@@ -143,7 +148,7 @@ type dashMetric struct {
 
 func newDashLoad(b *testing.B) *dashLoad {
 	b.Helper()
-	d := &dashLoad{tb: b, memo: map[string][]dashMetric{}, results: map[string]*loadResult{}}
+	d := &dashLoad{memo: map[string][]dashMetric{}, results: map[string]*loadResult{}}
 	d.rdb, d.redis = dashRedis(b)
 	d.prefix = fmt.Sprintf("hostelhub-bench-%d-%08x:", time.Now().UnixNano(), rand.Uint32())
 	b.Cleanup(d.dropKeys)
@@ -319,6 +324,9 @@ type loadResult struct {
 	rps        float64
 	p50, p99   time.Duration
 	cpu        cpuUse
+	allocs     uint64 // heap allocations of the process (server and load generator)
+	allocBytes uint64
+	gcs        uint32
 }
 
 // usPerReq is this process's CPU (server and load generator) per request.
@@ -341,12 +349,14 @@ func (d *dashLoad) load(name, path string, dur time.Duration) *loadResult {
 		firstBad atomic.Value
 		size     atomic.Int64
 	)
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
 	cpu0 := sampleCPU()
 	start := time.Now()
 	stop := start.Add(dur)
 	for range conns {
 		wg.Go(func() {
-			d.labelled("cli-"+name, func() {
+			d.labelled("cli", func() {
 				lat := make([]time.Duration, 0, 1<<14)
 				var n, h int64
 				for {
@@ -387,8 +397,10 @@ func (d *dashLoad) load(name, path string, dur time.Duration) *loadResult {
 	wg.Wait()
 	elapsed := time.Since(start)
 	cpu := sampleCPU().since(cpu0, elapsed)
+	runtime.ReadMemStats(&m1)
 	d.setLabels("idle")
-	r := &loadResult{name: name, path: path, conns: conns, elapsed: elapsed, ok: ok.Load(), hits: hits.Load(),
+	r := &loadResult{allocs: m1.Mallocs - m0.Mallocs, allocBytes: m1.TotalAlloc - m0.TotalAlloc, gcs: m1.NumGC - m0.NumGC,
+		name: name, path: path, conns: conns, elapsed: elapsed, ok: ok.Load(), hits: hits.Load(),
 		bad: bad.Load(), respBytes: size.Load(), rps: float64(ok.Load()) / elapsed.Seconds(), cpu: cpu}
 	if v := firstBad.Load(); v != nil {
 		r.firstBad = v.(string)
@@ -417,11 +429,11 @@ func pct(sorted []time.Duration, p int) time.Duration {
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // warm runs each path for the warm-up time, unmeasured.
-func (d *dashLoad) warm(paths ...string) {
+func (d *dashLoad) warm(b *testing.B, paths ...string) {
 	for _, p := range paths {
 		r := d.load("warmup", p, *dashWarmup)
 		if r.bad > 0 {
-			d.tb.Fatalf("warm-up of %s: %d failures, the first %s", p, r.bad, r.firstBad)
+			b.Fatalf("warm-up of %s: %d failures, the first %s", p, r.bad, r.firstBad)
 		}
 	}
 }
@@ -461,11 +473,12 @@ func (d *dashLoad) phase(b *testing.B, name, path string, wantHits bool) {
 				b.Logf("%d of %d responses of the hit phase were not HIT (TTL expiry or a change)", r.ok-r.hits, r.ok)
 			}
 		}
-		d.linef("  %-6s %-12s GET %-24s %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms  %6d B  %8d reqs in %.1f s  cpu %5.0f us/req  others %3.0f %%%s",
-			group, name, path, r.rps, ms(r.p50), ms(r.p99), r.respBytes, r.ok, r.elapsed.Seconds(), r.usPerReq(), r.cpu.othersPct, note)
+		allocs, kb := float64(r.allocs)/float64(r.ok), float64(r.allocBytes)/float64(r.ok)/1024
+		d.linef("  %-6s %-12s GET %-24s %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms  %6d B  %8d reqs in %.1f s  cpu %4.0f us/req  %4.0f allocs %5.1f KB/req  others %3.0f %%%s",
+			group, name, path, r.rps, ms(r.p50), ms(r.p99), r.respBytes, r.ok, r.elapsed.Seconds(), r.usPerReq(), allocs, kb, r.cpu.othersPct, note)
 		return append(d.scale(), dashMetric{r.rps, "req/s"}, dashMetric{ms(r.p50), "ms-p50"},
 			dashMetric{ms(r.p99), "ms-p99"}, dashMetric{r.elapsed.Seconds(), "s"},
-			dashMetric{r.usPerReq(), "cpu-us/req"}, dashMetric{r.cpu.othersPct, "%others"})
+			dashMetric{r.usPerReq(), "cpu-us/req"}, dashMetric{allocs, "allocs/req"}, dashMetric{r.cpu.othersPct, "%others"})
 	})
 }
 
@@ -553,7 +566,7 @@ func (d *dashLoad) mixed(b *testing.B) {
 		stop := start.Add(*dashDuration)
 		for range conns {
 			wg.Go(func() {
-				d.labelled("cli-mixed", func() {
+				d.labelled("cli", func() {
 					for time.Now().Before(stop) {
 						n := seq.Add(1)
 						if n%every == 0 {
@@ -645,8 +658,11 @@ func (d *dashLoad) misses(b *testing.B) {
 		d.version = 1 << 40 // above every real event id
 	}
 	ctx := context.Background()
+	var others float64
 	timeIt := func(what string, fn func() error) (p50, p95 time.Duration) {
 		times := make([]time.Duration, 0, n)
+		cpu0, start := sampleCPU(), time.Now()
+		defer func() { others = sampleCPU().since(cpu0, time.Since(start)).othersPct }()
 		for range n {
 			t0 := time.Now()
 			if err := fn(); err != nil {
@@ -662,9 +678,9 @@ func (d *dashLoad) misses(b *testing.B) {
 		if target {
 			t = fmt.Sprintf("  (target p50 < %d ms: %s)", targetMissMS, verdict(ms(p50) < targetMissMS))
 		}
-		d.linef("  miss   %-12s %-52s p50 %6.2f ms  p95 %6.2f ms  (%d sequential, %d issues)%s",
-			name, what, ms(p50), ms(p95), n, d.issues, t)
-		return []dashMetric{{float64(d.issues), "issues"}, {float64(n), "samples"}, {ms(p50), "ms-p50"}, {ms(p95), "ms-p95"}}
+		d.linef("  miss   %-12s %-52s p50 %6.2f ms  p95 %6.2f ms  (%d sequential, %d issues, others %.0f %%)%s",
+			name, what, ms(p50), ms(p95), n, d.issues, others, t)
+		return []dashMetric{{float64(d.issues), "issues"}, {float64(n), "samples"}, {ms(p50), "ms-p50"}, {ms(p95), "ms-p95"}, {others, "%others"}}
 	}
 	get := func(path string) func() error {
 		return func() error {

@@ -92,7 +92,7 @@ func TestSignInTimingTellsNothing(t *testing.T) {
 	measure("student1@demo.test") // warm up
 	known, unknown := measure("student1@demo.test"), measure("nobody-at-all@demo.test")
 	ratio := float64(unknown) / float64(known)
-	t.Logf("median sign-in failure: known account %v, unknown %v (ratio %.2f)", known, unknown, ratio)
+	t.Logf("harden: sign-in timing: median failure for a known account %v, unknown %v (ratio %.2f)", known, unknown, ratio)
 	if ratio < 0.5 || ratio > 2 {
 		t.Errorf("an unknown email answers in %v, a wrong password in %v: timing tells them apart", unknown, known)
 	}
@@ -128,5 +128,5 @@ func TestFiftyConcurrentWriters(t *testing.T) {
 	if got := ts.countRows(t, "issues") - before; int64(got) != acked.Load() {
 		t.Errorf("%d reports acknowledged, %d in the database", acked.Load(), got)
 	}
-	t.Logf("%d writers × %d reports: %d acknowledged, %d failed", writers, each, acked.Load(), failed.Load())
+	t.Logf("harden: SQLite: %d concurrent writers × %d reports: %d acknowledged, %d failed", writers, each, acked.Load(), failed.Load())
 }

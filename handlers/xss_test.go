@@ -205,5 +205,5 @@ func TestXSSPayloadsComeBackInert(t *testing.T) {
 			t.Errorf("%s: raw markup or invalid JSON", path)
 		}
 	}
-	t.Logf("%d payloads through every free-text field: pages, fragments, stream events and JSON inert", len(payloads))
+	t.Logf("harden: XSS: %d payloads through every free-text field; pages, fragments, stream events and JSON inert", len(payloads))
 }
