@@ -162,6 +162,17 @@ func TestAuthorisationMatrix(t *testing.T) {
 				if res.StatusCode != want {
 					t.Errorf("%s as %s (other hostel: %v): got %d, want %d", route, caller, scope, res.StatusCode, want)
 				}
+				// The same request as an htmx fragment request: refused alike,
+				// or let through (a fragment or HX-Redirect instead of a 303).
+				if route != "POST /logout" {
+					c.hx = true
+					res = request(c, route, scope)
+					c.hx = false
+					checked++
+					if got := res.StatusCode; (want >= 400 && got != want) || (want < 400 && got >= 400) {
+						t.Errorf("%s as %s (other hostel: %v) from htmx: got %d, want %d", route, caller, scope, got, want)
+					}
+				}
 				if route == "POST /logout" && caller != "anon" {
 					callers[caller] = ts.login(t, caller)
 				}

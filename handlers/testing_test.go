@@ -92,6 +92,7 @@ type client struct {
 	srv  *testServer
 	http *http.Client
 	csrf string
+	hx   bool // send every request as htmx does (HX-Request, the CSRF header)
 }
 
 func (ts *testServer) client(t testing.TB) *client {
@@ -123,6 +124,12 @@ var csrfField = regexp.MustCompile(`name="_csrf" value="([^"]+)"|name="csrf-toke
 
 func (c *client) do(req *http.Request) response {
 	c.t.Helper()
+	if c.hx {
+		req.Header.Set("HX-Request", "true")
+		if c.csrf != "" && req.Header.Get("X-CSRF-Token") == "" {
+			req.Header.Set("X-CSRF-Token", c.csrf)
+		}
+	}
 	res, err := c.http.Do(req)
 	if err != nil {
 		c.t.Fatal(err)
