@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -46,17 +45,7 @@ type reporter struct {
 func newReporter(t *testing.T, base, email string) *reporter {
 	c := newClient()
 	signIn(t, c, base, email, "demo")
-	u, _ := url.Parse(base)
-	r := &reporter{c: c, base: base, codes: map[int]int{}}
-	for _, ck := range c.Jar.Cookies(u) {
-		if ck.Name == "_csrf" {
-			r.token = ck.Value
-		}
-	}
-	if r.token == "" {
-		t.Fatal("no CSRF cookie")
-	}
-	return r
+	return &reporter{c: c, base: base, codes: map[int]int{}, token: formToken(t, c, base)}
 }
 
 func (r *reporter) report(title string) {

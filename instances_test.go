@@ -64,22 +64,8 @@ func nextEvent(t *testing.T, frames <-chan realtime.Frame, event string, within 
 
 func postForm(t *testing.T, c *http.Client, base, path string, v url.Values) *http.Response {
 	t.Helper()
-	res, err := c.Get(base + "/login")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	m := csrfRe.FindStringSubmatch(string(b))
-	if m == nil {
-		// Signed in: /login redirects; the list page carries the token too.
-		res, _ = c.Get(base + "/issues")
-		b, _ = io.ReadAll(res.Body)
-		res.Body.Close()
-		m = csrfRe.FindStringSubmatch(string(b))
-	}
-	v.Set("_csrf", m[1])
-	res, err = c.PostForm(base+path, v)
+	v.Set("_csrf", formToken(t, c, base))
+	res, err := c.PostForm(base+path, v)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -161,19 +161,30 @@ func newClient() *http.Client {
 
 var csrfRe = regexp.MustCompile(`name="_csrf" value="([^"]+)"`)
 
+// formToken is c's CSRF token for base: the value of the cookie that the
+// first page sets, and that forms and the X-CSRF-Token header repeat.
+func formToken(t *testing.T, c *http.Client, base string) string {
+	t.Helper()
+	u, _ := url.Parse(base)
+	for range 2 {
+		for _, ck := range c.Jar.Cookies(u) {
+			if ck.Name == "_csrf" {
+				return ck.Value
+			}
+		}
+		res, err := c.Get(base + "/login")
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+	}
+	t.Fatal("no CSRF cookie from " + base)
+	return ""
+}
+
 func signIn(t *testing.T, c *http.Client, base, email, password string) {
 	t.Helper()
-	res, err := c.Get(base + "/login")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	m := csrfRe.FindStringSubmatch(string(b))
-	if m == nil {
-		t.Fatal("no CSRF token on the sign-in page")
-	}
-	res, err = c.PostForm(base+"/login", url.Values{"_csrf": {m[1]}, "email": {email}, "password": {password}})
+	res, err := c.PostForm(base+"/login", url.Values{"_csrf": {formToken(t, c, base)}, "email": {email}, "password": {password}})
 	if err != nil {
 		t.Fatal(err)
 	}
