@@ -93,6 +93,13 @@ func startWithBrowser(t *testing.T, cfg config) *browser {
 // the test ends, after screenshots of every tab if the test failed.
 func newBrowser(t *testing.T, base string) *browser {
 	t.Helper()
+	return newBrowserWith(t, base)
+}
+
+// newBrowserWith is newBrowser with more command-line options for Chromium
+// (e.g. chromedp.IgnoreCertErrors for a test's self-signed certificate).
+func newBrowserWith(t *testing.T, base string, extra ...chromedp.ExecAllocatorOption) *browser {
+	t.Helper()
 	path := chromiumPath(t)
 	out := &lockedBuffer{}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
@@ -112,6 +119,7 @@ func newBrowser(t *testing.T, base string) *browser {
 		chromedp.WindowSize(1280, 900),
 		chromedp.CombinedOutput(out),
 	)
+	opts = append(opts, extra...)
 	lifeCtx, lifeCancel := context.WithTimeout(context.Background(), browserLife)
 	allocCtx, allocCancel := chromedp.NewExecAllocator(lifeCtx, opts...)
 	ctx, cancel := chromedp.NewContext(allocCtx)
@@ -199,11 +207,42 @@ const pageRecorder = `(function () {
 // newTab opens a tab in a new browser context (a fresh cookie jar).
 func (b *browser) newTab(name string, opts ...tabOption) *tab {
 	b.t.Helper()
+	return b.openTab(name, chromedp.WithNewBrowserContext(), opts...)
+}
+
+// newTabBeside opens a tab in the browser context of tab of: the same
+// user's next tab, sharing its cookies and (over HTTP/1.1) its six
+// connections per origin. Closing of closes the context, and so this tab.
+func (b *browser) newTabBeside(of *tab, name string, opts ...tabOption) *tab {
+	b.t.Helper()
+	id := chromedp.FromContext(of.ctx).BrowserContextID
+	if id == "" {
+		b.t.Fatalf("browser: tab %s has no browser context of its own", of.name)
+	}
+	return b.openTab(name, chromedp.WithExistingBrowserContext(id), opts...)
+}
+
+// close closes the tab, as a user closes it: its requests and streams end.
+func (tb *tab) close() {
+	tb.t.Helper()
+	tb.cancel()
+	tb.b.mu.Lock()
+	defer tb.b.mu.Unlock()
+	for i, o := range tb.b.tabs {
+		if o == tb {
+			tb.b.tabs = append(tb.b.tabs[:i:i], tb.b.tabs[i+1:]...)
+			break
+		}
+	}
+}
+
+func (b *browser) openTab(name string, where chromedp.ContextOption, opts ...tabOption) *tab {
+	b.t.Helper()
 	cfg := tabConfig{width: 1280, height: 900}
 	for _, o := range opts {
 		o(&cfg)
 	}
-	ctx, cancel := chromedp.NewContext(b.ctx, chromedp.WithNewBrowserContext())
+	ctx, cancel := chromedp.NewContext(b.ctx, where)
 	tb := &tab{t: b.t, b: b, name: name, ctx: ctx, cancel: cancel, noJS: cfg.noJS}
 	// The first action creates the tab and binds it to ctx, so it runs on
 	// ctx itself; a watchdog bounds it.

@@ -44,6 +44,8 @@ var (
 	dashChange   = flag.Int("dash.change-every", 100, "BenchmarkDashboardLoad: in the mixed phase, one request in this many is a change")
 	dashRounds   = flag.Int("dash.rounds", 2, "BenchmarkDashboardLoad: rounds of hit and control phases (odd rounds in one order, even rounds reversed)")
 	dashGroups   = flag.String("dash.groups", "html,json,mixed,miss", "BenchmarkDashboardLoad: which groups of phases to run (e.g. html alone, to profile it)")
+	dashQuiet    = flag.Float64("dash.quiet", 15, "BenchmarkDashboardLoad: before each phase, wait (up to a minute) until other processes use less than this % of the CPUs; 0 does not wait")
+	dashGzip     = flag.Bool("dash.gzip", false, "BenchmarkDashboardLoad: send Accept-Encoding: gzip as browsers do (the app's gzip middleware then compresses every page)")
 	dashCalib    = flag.Bool("dash.calibrate", false, "BenchmarkDashboardLoad: also serve showDashboard itself through the controls' route middleware (/bench/dashboard)")
 )
 
@@ -139,6 +141,7 @@ type dashLoad struct {
 	results map[string]*loadResult
 	lines   []string // the summary, in order
 	version int64    // next synthetic cache version of the miss phase
+	waited  time.Duration
 }
 
 type dashMetric struct {
@@ -338,6 +341,7 @@ func (r *loadResult) usPerReq() float64 {
 // sending its next request when the last one's body is read.
 func (d *dashLoad) load(name, path string, dur time.Duration) *loadResult {
 	conns := *dashConns
+	d.waitQuiet()
 	d.setLabels(name)
 	url := d.srv.URL + path
 	var (
@@ -365,6 +369,9 @@ func (d *dashLoad) load(name, path string, dur time.Duration) *loadResult {
 						break
 					}
 					req, _ := http.NewRequest(http.MethodGet, url, nil)
+					if *dashGzip {
+						req.Header.Set("Accept-Encoding", "gzip")
+					}
 					res, err := d.admin.Do(req)
 					if err != nil {
 						bad.Add(1)
@@ -527,13 +534,12 @@ func (d *dashLoad) ratios(b *testing.B, group string) {
 			d.linef("  %-6s hit/raw %.3f   blob/raw %.3f   raw %.0f us/req", group, hit/raw, blob/raw, us("raw"))
 			m = append(m, dashMetric{hit / raw, "hit/raw"})
 		}
-		if group == "html" {
-			want := 5 * float64(expressCachedRPS)
-			d.linef("  %-6s hits %.0f req/s = %.2f x the Express design's %d req/s (target >= 5 x = %.0f req/s: %s)",
-				group, hit, hit/expressCachedRPS, expressCachedRPS, want, verdict(hit >= want))
-			m = append(m, dashMetric{hit / expressCachedRPS, "x-express"})
-		}
-		return m
+		// The seed cached GET /api/dashboard/summary: the json group is
+		// its like for like; the page is held to the same figure.
+		want := 5 * float64(expressCachedRPS)
+		d.linef("  %-6s hits %.0f req/s = %.2f x the Express design's %d cached req/s (target >= 5 x = %.0f req/s: %s)",
+			group, hit, hit/expressCachedRPS, expressCachedRPS, want, verdict(hit >= want))
+		return append(m, dashMetric{hit / expressCachedRPS, "x-express"})
 	})
 }
 
@@ -550,6 +556,7 @@ func (d *dashLoad) mixed(b *testing.B) {
 	d.run(b, "views-and-changes", func(b *testing.B) []dashMetric {
 		every := int64(*dashChange)
 		conns := *dashConns
+		d.waitQuiet()
 		rendersBefore := d.counter(b, "hostelhub_dashboard_cache_renders_total")
 		issuesBefore := d.ts.countRows(b, "issues")
 		d.setLabels("mixed")
@@ -660,6 +667,7 @@ func (d *dashLoad) misses(b *testing.B) {
 	ctx := context.Background()
 	var others float64
 	timeIt := func(what string, fn func() error) (p50, p95 time.Duration) {
+		d.waitQuiet()
 		times := make([]time.Duration, 0, n)
 		cpu0, start := sampleCPU(), time.Now()
 		defer func() { others = sampleCPU().since(cpu0, time.Since(start)).othersPct }()
@@ -755,8 +763,12 @@ func (d *dashLoad) header() {
 		" %v per phase after %v warm-ups, %d rounds (ABCD DCBA)", *dashConns, *dashDuration, *dashWarmup, *dashRounds)
 	d.linef("  data: %d issues in %d hostels over %d days, seeded by the demo code in %.1f s; SQLite; Redis %s, prefix %s",
 		d.issues, benchHostels, benchDays, d.seeded.Seconds(), d.redis, d.prefix)
+	enc := "no compression"
+	if *dashGzip {
+		enc = "Accept-Encoding: gzip"
+	}
 	d.linef("  machine: %d CPUs, GOMAXPROCS %d, %s; the load generator runs in this process on the same cores"+
-		" as the server (HTTP/1.1 keep-alive, no compression)", runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version())
+		" as the server (HTTP/1.1 keep-alive, %s)", runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), enc)
 	d.linef("  control = showDashboard without the cache lookup (same route middleware, page, templ render, fragment from a variable);" +
 		" blob = the whole page from memory with c.HTMLBlob, global middleware only; raw = net/http alone;" +
 		" cpu = this process's CPU (server + load generator) per request; others = share of the CPUs other processes used meanwhile")
@@ -771,6 +783,9 @@ func (d *dashLoad) summary() {
 	var worst float64
 	for _, r := range d.results {
 		worst = max(worst, r.cpu.othersPct)
+	}
+	if d.waited > 0 {
+		fmt.Fprintf(w, "  (waited %.0f s in all for other processes to quiet down before phases, -dash.quiet %.0f %%)\n", d.waited.Seconds(), *dashQuiet)
 	}
 	if worst > 10 {
 		fmt.Fprintf(w, "  WARNING: other processes used up to %.0f %% of the CPUs during a measured phase: rates and latencies"+
@@ -818,6 +833,29 @@ func dashRedis(b *testing.B) (*redis.Client, string) {
 	}
 	b.Cleanup(func() { c.Close() })
 	return c, u
+}
+
+// waitQuiet waits, up to a minute, until other processes have used less
+// than -dash.quiet % of the CPUs for a second: the machine may
+// be shared, and a phase measured beside another job measures that job.
+func (d *dashLoad) waitQuiet() {
+	if *dashQuiet <= 0 {
+		return
+	}
+	start := time.Now()
+	quiet := 0
+	for quiet < 2 && time.Since(start) < time.Minute {
+		s0 := sampleCPU()
+		time.Sleep(500 * time.Millisecond)
+		if u := sampleCPU().since(s0, 500*time.Millisecond); u.othersPct < *dashQuiet {
+			quiet++
+		} else {
+			quiet = 0
+		}
+	}
+	if w := time.Since(start); w > 2*time.Second {
+		d.waited += w - time.Second
+	}
 }
 
 // cpuSample is this process's CPU time and the machine's busy time.

@@ -13,7 +13,7 @@ import (
 	"hostelhub/views"
 )
 
-// errUnprocessable marks a 422 whose page has already been rendered.
+// errNotFound answers an unknown id and, alike, one of another hostel.
 var errNotFound = echo.NewHTTPError(http.StatusNotFound, "Not found")
 
 func forbidden() error { return echo.NewHTTPError(http.StatusForbidden, "Not allowed") }
