@@ -83,24 +83,39 @@
     return es;
   };
   var hiddenTimer = null;
-  document.addEventListener("visibilitychange", function () {
-    var el = stream();
-    if (!el) return;
-    if (document.hidden) {
-      hiddenTimer = setTimeout(function () {
-        sources.forEach(function (es) { es.close(); });
-        sources = [];
-        setState("paused", "Paused while hidden");
-      }, 5000);
-      return;
-    }
+
+  function release(state, text) {
     clearTimeout(hiddenTimer);
-    if (sources.length > 0) return;
-    // Changed attributes make htmx process the elements again: a new
-    // stream from the remembered resume point, and its listeners.
+    sources.forEach(function (es) { es.close(); });
+    sources = [];
+    setState(state, text);
+  }
+
+  // Changed attributes make htmx process the elements again: a new stream
+  // from the remembered resume point, and its listeners.
+  function resume() {
+    clearTimeout(hiddenTimer);
+    var el = stream();
+    if (!el || sources.length > 0) return;
     el.dataset.resume = String(Date.now());
     el.querySelectorAll("[sse-swap]").forEach(function (s) { s.dataset.resume = el.dataset.resume; });
     setState("connecting", "Connecting…");
     htmx.process(el);
+  }
+
+  function hide() {
+    if (!stream()) return;
+    clearTimeout(hiddenTimer);
+    hiddenTimer = setTimeout(function () { release("paused", "Paused while hidden"); }, 5000);
+  }
+
+  document.addEventListener("visibilitychange", function () {
+    if (document.hidden) hide(); else resume();
   });
+  // A tab opened in the background never sees visibilitychange to hidden.
+  if (document.hidden) hide();
+  // A page left for another (and kept in the back/forward cache) still
+  // holds its connection: give it back, and resume if the page comes back.
+  window.addEventListener("pagehide", function () { release("paused", "Paused"); });
+  window.addEventListener("pageshow", function (e) { if (e.persisted && !document.hidden) resume(); });
 })();
