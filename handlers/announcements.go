@@ -20,6 +20,7 @@ func (h *Handler) listAnnouncements(c echo.Context) error {
 
 func (h *Handler) renderAnnouncements(c echo.Context, status int, f views.AnnouncementForm, errs views.Errors) error {
 	u := currentUser(c)
+	canPost := can(u, AnnounceAll, 0) || (u.Role == store.Warden && len(u.HostelIDs) > 0)
 	var hostels []int64 // nil: every announcement
 	if u.Role != store.Management {
 		hostels = append([]int64{}, u.HostelIDs...)
@@ -32,12 +33,11 @@ func (h *Handler) renderAnnouncements(c echo.Context, status int, f views.Announ
 	if err != nil {
 		return err
 	}
-	p, err := h.page(c, "Announcements")
+	p, err := h.pageWithHostels(c, "Announcements", canPost)
 	if err != nil {
 		return err
 	}
 	p.Stream = stream
-	canPost := can(u, AnnounceAll, 0) || (u.Role == store.Warden && len(u.HostelIDs) > 0)
 	return render(c, status, views.AnnouncementsPage(p, list, f, errs, canPost))
 }
 

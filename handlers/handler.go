@@ -8,6 +8,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/a-h/templ"
@@ -92,6 +93,7 @@ func New(o Options) *Handler {
 	}
 	sm := scs.New()
 	sm.Store = o.Store.Sessions(o.SessionSecret)
+	sm.Codec = sessionCodec{}
 	sm.Lifetime = o.SessionLifetime
 	sm.Cookie.Name = "hostelhub_session"
 	sm.Cookie.HttpOnly = true
@@ -124,11 +126,19 @@ func New(o Options) *Handler {
 	return h
 }
 
+var renderBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
 // render writes a component with a status. It renders into a buffer first,
 // so that a failed render is still a clean 500.
 func render(c echo.Context, status int, comp templ.Component) error {
-	var buf bytes.Buffer
-	if err := comp.Render(c.Request().Context(), &buf); err != nil {
+	buf := renderBuffers.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= 1<<20 {
+			buf.Reset()
+			renderBuffers.Put(buf)
+		}
+	}()
+	if err := comp.Render(c.Request().Context(), buf); err != nil {
 		return err
 	}
 	return c.HTMLBlob(status, buf.Bytes())
@@ -139,13 +149,19 @@ func (h *Handler) page(c echo.Context, title string) (views.Page, error) {
 	p := views.Page{Title: title, User: currentUser(c), CSRF: csrfToken(c)}
 	if p.User != nil {
 		p.Flash = h.sessions.PopString(c.Request().Context(), "flash")
-		hs, err := h.store.Hostels(c.Request().Context())
-		if err != nil {
-			return p, err
-		}
-		p.Hostels = hs
 	}
 	return p, nil
+}
+
+// pageWithHostels is a page that lists hostels by name (a hostel select,
+// the hostels page). Other pages do without the query.
+func (h *Handler) pageWithHostels(c echo.Context, title string, need bool) (views.Page, error) {
+	p, err := h.page(c, title)
+	if err != nil || !need {
+		return p, err
+	}
+	p.Hostels, err = h.store.Hostels(c.Request().Context())
+	return p, err
 }
 
 // flash keeps a message for the next page the user sees.

@@ -68,7 +68,7 @@ func (h *Handler) listIssues(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p, err := h.page(c, "Issues")
+	p, err := h.pageWithHostels(c, "Issues", u.Role == store.Management || len(u.HostelIDs) > 1)
 	if err != nil {
 		return err
 	}
@@ -85,7 +85,7 @@ func (h *Handler) showNewIssue(c echo.Context) error {
 	if !can(u, ReportIssue, u.HomeHostel()) {
 		return forbidden()
 	}
-	p, err := h.page(c, "Report an issue")
+	p, err := h.pageWithHostels(c, "Report an issue", len(currentUser(c).HostelIDs) > 1)
 	if err != nil {
 		return err
 	}
@@ -128,7 +128,7 @@ func newIssue(u *store.User, in *issueInput) store.NewIssue {
 }
 
 func (h *Handler) newIssueInvalid(c echo.Context, in *issueInput, errs views.Errors) error {
-	p, err := h.page(c, "Report an issue")
+	p, err := h.pageWithHostels(c, "Report an issue", len(currentUser(c).HostelIDs) > 1)
 	if err != nil {
 		return err
 	}
@@ -185,7 +185,7 @@ func (h *Handler) renderIssuePage(c echo.Context, status int, is *store.Issue, d
 	}
 	p.Stream = stream
 	now := h.now()
-	d.Row.Issue, d.Row.As, d.Row.CSRF, d.Row.Multi = is, u.Role, p.CSRF, len(p.UserHostels()) > 1
+	d.Row.Issue, d.Row.As, d.Row.CSRF, d.Row.Multi = is, u.Role, p.CSRF, p.MultiHostel()
 	d.Notes = notes
 	d.CanComment = canIssue(u, Comment, is, "", now)
 	d.CanReopen = u.Role == store.Student && canIssue(u, ChangeStatus, is, store.StatusOpen, now)

@@ -21,7 +21,7 @@ func (h *Handler) renderUsers(c echo.Context, status int, f views.UserForm, errs
 	if err != nil {
 		return err
 	}
-	p, err := h.page(c, "Users")
+	p, err := h.pageWithHostels(c, "Users", true)
 	if err != nil {
 		return err
 	}
@@ -104,7 +104,7 @@ func (h *Handler) updateUser(c echo.Context) error {
 		status = http.StatusUnprocessableEntity
 	}
 	if isHTMX(c) {
-		p, err := h.page(c, "Users")
+		p, err := h.pageWithHostels(c, "Users", true)
 		if err != nil {
 			return err
 		}
@@ -119,7 +119,7 @@ func (h *Handler) updateUser(c echo.Context) error {
 
 // listHostels is the hostels page.
 func (h *Handler) listHostels(c echo.Context) error {
-	p, err := h.page(c, "Hostels")
+	p, err := h.pageWithHostels(c, "Hostels", true)
 	if err != nil {
 		return err
 	}
@@ -145,7 +145,7 @@ func (h *Handler) createHostel(c echo.Context) error {
 		}
 	}
 	if errs != nil {
-		p, err := h.page(c, "Hostels")
+		p, err := h.pageWithHostels(c, "Hostels", true)
 		if err != nil {
 			return err
 		}
@@ -174,7 +174,7 @@ func (h *Handler) renameHostel(c echo.Context) error {
 		}
 	}
 	if errs != nil {
-		p, err := h.page(c, "Hostels")
+		p, err := h.pageWithHostels(c, "Hostels", true)
 		if err != nil {
 			return err
 		}

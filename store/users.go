@@ -65,16 +65,38 @@ func (t *tx) setHostels(userID int64, hostelIDs []int64) error {
 
 func normalEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
 
-// User returns one account with its hostels.
+// User returns one account with its hostels, in one query: every signed-in
+// request asks for it.
 func (s *Store) User(ctx context.Context, id int64) (*User, error) {
-	var u User
-	if err := s.get(ctx, &u, `SELECT * FROM users WHERE id = ?`, id); err != nil {
+	rows, err := s.db.QueryxContext(ctx, s.db.Rebind(`SELECT u.*, uh.hostel_id AS hostel_id
+		FROM users u LEFT JOIN user_hostels uh ON uh.user_id = u.id WHERE u.id = ? ORDER BY uh.hostel_id`), id)
+	if err != nil {
 		return nil, fmt.Errorf("store: user %d: %w", id, err)
 	}
-	if err := s.selectAll(ctx, &u.HostelIDs, `SELECT hostel_id FROM user_hostels WHERE user_id = ? ORDER BY hostel_id`, id); err != nil {
-		return nil, fmt.Errorf("store: user %d: hostels: %w", id, err)
+	defer rows.Close()
+	var u *User
+	for rows.Next() {
+		var row struct {
+			User
+			HostelID *int64 `db:"hostel_id"`
+		}
+		if err := rows.StructScan(&row); err != nil {
+			return nil, fmt.Errorf("store: user %d: %w", id, err)
+		}
+		if u == nil {
+			u = &row.User
+		}
+		if row.HostelID != nil {
+			u.HostelIDs = append(u.HostelIDs, *row.HostelID)
+		}
 	}
-	return &u, nil
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: user %d: %w", id, err)
+	}
+	if u == nil {
+		return nil, fmt.Errorf("store: user %d: %w", id, ErrNotFound)
+	}
+	return u, nil
 }
 
 // UserByEmail returns the account with that email, whatever its case.

@@ -46,7 +46,7 @@ func DashboardPage(p Page, fragment []byte) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templ.Raw(string(fragment)).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = rawBytes(fragment).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

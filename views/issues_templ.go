@@ -172,7 +172,7 @@ func IssuesPage(p Page, f IssueFilter, list *store.IssuePage, as store.Role) tem
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			if hs := p.UserHostels(); len(hs) > 1 {
+			if hs := p.UserHostels(); p.MultiHostel() && len(hs) > 1 {
 				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 16, "<div class=\"field\"><label for=\"hostel\">Hostel</label> <select id=\"hostel\" name=\"hostel\"><option value=\"\">All my hostels</option> ")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
@@ -440,7 +440,7 @@ func issueRows(p Page, list *store.IssuePage, as store.Role) templ.Component {
 			}
 		}
 		for i := range list.Issues {
-			templ_7745c5c3_Err = IssueRow(Row{Issue: &list.Issues[i], As: as, CSRF: p.CSRF, Multi: len(p.UserHostels()) > 1}).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = IssueRow(Row{Issue: &list.Issues[i], As: as, CSRF: p.CSRF, Multi: p.MultiHostel()}).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

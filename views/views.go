@@ -5,10 +5,14 @@
 package views
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/a-h/templ"
 
 	"hostelhub/store"
 )
@@ -19,19 +23,15 @@ type Page struct {
 	User    *store.User // nil when signed out
 	CSRF    string
 	Flash   string
-	Hostels []store.Hostel // every hostel, for names and selects
+	Hostels []store.Hostel // every hostel, for pages with a hostel select; loaded only for those
 	// Stream is the page's live stream URL; empty for a page without one.
 	Stream string
 }
 
-// HostelName returns a hostel's name from the page's list.
-func (p Page) HostelName(id int64) string {
-	for _, h := range p.Hostels {
-		if h.ID == id {
-			return h.Name
-		}
-	}
-	return "Hostel " + strconv.FormatInt(id, 10)
+// MultiHostel reports whether the signed-in user sees more than one hostel,
+// so that lists name each issue's hostel.
+func (p Page) MultiHostel() bool {
+	return p.User != nil && (p.User.Role == store.Management || len(p.User.HostelIDs) > 1)
 }
 
 // UserHostels lists the hostels the signed-in user belongs to.
@@ -154,4 +154,12 @@ func boolAttr(b bool) string {
 		return "true"
 	}
 	return "false"
+}
+
+// rawBytes writes trusted, already-rendered HTML (a cached fragment) as it is.
+func rawBytes(b []byte) templ.Component {
+	return templ.ComponentFunc(func(_ context.Context, w io.Writer) error {
+		_, err := w.Write(b)
+		return err
+	})
 }
