@@ -199,7 +199,9 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Writ
 	dashboard := cache.New(cache.Options{Redis: a.redis, Prefix: "hostelhub:" + epoch + ":", Registerer: registry, Logger: logger})
 	dashboard.Advance(latest)
 	a.cache = dashboard
-	a.hub = realtime.NewHub(handlers.Fragments{Store: st}.Render, realtime.HubOptions{Logger: logger})
+	// A stream writes straight to its socket, so a short queue is enough
+	// to ride out a burst; one that overflows replays on reconnect.
+	a.hub = realtime.NewHub(handlers.Fragments{Store: st}.Render, realtime.HubOptions{Logger: logger, QueueSize: 32})
 	a.follower = realtime.NewFollower(handlers.EventSource{Store: st}, a.hub, transport, realtime.FollowerOptions{
 		Logger: logger,
 		OnMessage: func(m realtime.Message) {

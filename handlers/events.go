@@ -171,6 +171,7 @@ func (h *Handler) stream(c echo.Context, u *store.User, hostelIDs []int64) error
 		},
 		Reload:    realtime.Frame{Event: "reload", Data: []byte("The list changed too much while you were away.")},
 		Heartbeat: h.heartbeat,
+		Detach:    true, // an open stream then costs its own goroutine and little else
 	})
 	if errors.Is(err, realtime.ErrSlow) || errors.Is(err, realtime.ErrClosed) {
 		return nil // the browser reconnects and replays

@@ -1,9 +1,12 @@
 package realtime
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -33,7 +36,19 @@ type StreamOptions struct {
 	Heartbeat time.Duration
 	// Retry is the reconnection delay sent to the client once (default 3s).
 	Retry time.Duration
+	// Detach takes an HTTP/1.x connection over once the stream's head and
+	// replay are written, and serves the rest from a goroutine of its own,
+	// so that Serve returns at once: the request's goroutine, net/http's
+	// buffers and the middleware's state are freed, which is most of what
+	// an open stream costs. A client that leaves is noticed at once (a
+	// small goroutine waits on the connection). HTTP/2 streams, and
+	// connections that cannot be taken over, are served in place.
+	Detach bool
 }
+
+// detachedWriteTimeout bounds one write to a detached stream: a client
+// that stops reading is cut off, as its full queue would have it anyway.
+const detachedWriteTimeout = 10 * time.Second
 
 // Serve streams opts.Topics to one client until the client goes away (nil),
 // the subscription is dropped for slowness (ErrSlow), the hub closes
@@ -75,45 +90,125 @@ func (h *Hub) serve(w http.ResponseWriter, r *http.Request, opts StreamOptions) 
 	// Subscribe before reading the replay: an event committed in between is
 	// then both replayed and queued, and the queued copy is skipped below.
 	sub := h.Subscribe(opts.Topics, opts.Audience)
-	defer sub.Close()
-
-	sw := streamWriter{w: w, rc: rc}
-	w.WriteHeader(http.StatusOK)
-	if err := sw.write(AppendRetry(sw.buf[:0], opts.Retry)); err != nil {
+	var sw *streamWriter
+	var conn net.Conn
+	if opts.Detach && r.ProtoMajor == 1 {
+		conn, sw = takeOver(rc, hd)
+	}
+	if conn == nil {
+		sw = &streamWriter{w: w, flush: rc.Flush}
+		w.WriteHeader(http.StatusOK)
+	}
+	written, err := h.start(ctx, sw, opts)
+	if err != nil {
+		sub.Close()
+		if conn != nil {
+			conn.Close()
+		}
 		return err
 	}
-
-	written := max(opts.LastEventID, 0) // highest event id the client has been sent
-	if opts.LastEventID >= 0 && opts.Replay != nil {
-		ds, tooOld, err := opts.Replay(ctx, opts.LastEventID)
-		if err != nil {
-			return fmt.Errorf("realtime: serve: replay after %d: %w", opts.LastEventID, err)
-		}
-		if tooOld {
-			if opts.Reload.Event == "" && len(opts.Reload.Data) == 0 {
-				h.log.WarnContext(ctx, "realtime: replay too old and no reload frame; going live with a gap",
-					"last_event_id", opts.LastEventID, "topics", opts.Topics)
-			} else if err := sw.write(AppendFrame(sw.buf[:0], opts.Reload)); err != nil {
-				return err
-			}
-		} else {
-			for _, d := range ds {
-				if d.ID <= written {
-					continue
-				}
-				if err := sw.delivery(d); err != nil {
-					return err
-				}
-				written = d.ID
-			}
-		}
+	if conn == nil {
+		defer sub.Close()
+		return h.pump(ctx.Done(), sub, sw, written, opts.Heartbeat)
 	}
 
-	heartbeat := time.NewTicker(opts.Heartbeat)
+	gone := make(chan struct{})
+	go func() {
+		// The client sends nothing more: a read returns when it hangs up.
+		var b [1]byte
+		for {
+			if _, err := conn.Read(b[:]); err != nil {
+				close(gone)
+				return
+			}
+		}
+	}()
+	go func() {
+		defer conn.Close()
+		defer sub.Close()
+		if err := h.pump(gone, sub, sw, written, opts.Heartbeat); err != nil && !errors.Is(err, ErrSlow) && !errors.Is(err, ErrClosed) {
+			select {
+			case <-gone:
+			default:
+				h.log.Debug("realtime: detached stream ended", "err", err, "topics", opts.Topics)
+			}
+		}
+	}()
+	return nil
+}
+
+// takeOver hijacks the connection and writes the response head by hand:
+// the headers set so far, and a body that ends when the connection does.
+// It returns a nil conn where the connection cannot be taken over.
+func takeOver(rc *http.ResponseController, hd http.Header) (net.Conn, *streamWriter) {
+	conn, brw, err := rc.Hijack()
+	if err != nil {
+		return nil, nil
+	}
+	_ = brw // a GET sends nothing after its head
+	var head bytes.Buffer
+	head.WriteString("HTTP/1.1 200 OK\r\n")
+	hd.Set("Connection", "close")
+	hd.Write(&head)
+	head.WriteString("\r\n")
+	sw := &streamWriter{w: deadlineWriter{conn}}
+	if err := sw.write(head.Bytes()); err != nil {
+		conn.Close()
+		return nil, nil
+	}
+	return conn, sw
+}
+
+// deadlineWriter bounds every write to a taken-over connection.
+type deadlineWriter struct{ conn net.Conn }
+
+func (d deadlineWriter) Write(b []byte) (int, error) {
+	d.conn.SetWriteDeadline(time.Now().Add(detachedWriteTimeout))
+	return d.conn.Write(b)
+}
+
+// start writes the retry line and the replay, and returns the highest
+// event id the client now has.
+func (h *Hub) start(ctx context.Context, sw *streamWriter, opts StreamOptions) (int64, error) {
+	if err := sw.write(AppendRetry(sw.buf[:0], opts.Retry)); err != nil {
+		return 0, err
+	}
+	written := max(opts.LastEventID, 0) // highest event id the client has been sent
+	if opts.LastEventID < 0 || opts.Replay == nil {
+		return written, nil
+	}
+	ds, tooOld, err := opts.Replay(ctx, opts.LastEventID)
+	if err != nil {
+		return 0, fmt.Errorf("realtime: serve: replay after %d: %w", opts.LastEventID, err)
+	}
+	if tooOld {
+		if opts.Reload.Event == "" && len(opts.Reload.Data) == 0 {
+			h.log.WarnContext(ctx, "realtime: replay too old and no reload frame; going live with a gap",
+				"last_event_id", opts.LastEventID, "topics", opts.Topics)
+			return written, nil
+		}
+		return written, sw.write(AppendFrame(sw.buf[:0], opts.Reload))
+	}
+	for _, d := range ds {
+		if d.ID <= written {
+			continue
+		}
+		if err := sw.delivery(d); err != nil {
+			return 0, err
+		}
+		written = d.ID
+	}
+	return written, nil
+}
+
+// pump is the stream's one loop: deliveries, heartbeats, and the end, by
+// done (the client left), the subscription ending, or a failed write.
+func (h *Hub) pump(done <-chan struct{}, sub *Subscription, sw *streamWriter, written int64, every time.Duration) error {
+	heartbeat := time.NewTicker(every)
 	defer heartbeat.Stop()
 	for {
 		select {
-		case <-ctx.Done():
+		case <-done:
 			return nil
 		case <-sub.Done():
 			err := sub.Err()
@@ -137,7 +232,7 @@ func (h *Hub) serve(w http.ResponseWriter, r *http.Request, opts StreamOptions) 
 				return err
 			}
 			written = d.ID
-			heartbeat.Reset(opts.Heartbeat)
+			heartbeat.Reset(every)
 		}
 	}
 }
@@ -162,9 +257,9 @@ func (sw *streamWriter) drain(sub *Subscription, written *int64) error {
 
 // streamWriter writes and flushes, reusing one buffer.
 type streamWriter struct {
-	w   http.ResponseWriter
-	rc  *http.ResponseController
-	buf []byte
+	w     io.Writer
+	flush func() error // nil where writes go straight out
+	buf   []byte
 }
 
 func (sw *streamWriter) delivery(d Delivery) error {
@@ -184,7 +279,10 @@ func (sw *streamWriter) write(b []byte) error {
 	if _, err := sw.w.Write(b); err != nil {
 		return fmt.Errorf("realtime: serve: write: %w", err)
 	}
-	if err := sw.rc.Flush(); err != nil {
+	if sw.flush == nil {
+		return nil
+	}
+	if err := sw.flush(); err != nil {
 		return fmt.Errorf("realtime: serve: flush: %w", err)
 	}
 	return nil

@@ -390,6 +390,14 @@ func TestLastEventID(t *testing.T) {
 // it is also dropped for slowness now and then. In the end it has seen every
 // event of its hostel exactly once, in order.
 func TestServeReconnectsRandomly(t *testing.T) {
+	for _, detached := range []bool{false, true} {
+		t.Run(map[bool]string{false: "in place", true: "detached"}[detached], func(t *testing.T) {
+			serveReconnectsRandomly(t, detached)
+		})
+	}
+}
+
+func serveReconnectsRandomly(t *testing.T, detached bool) {
 	src := &memSource{}
 	src.Append("hostel:1", "start", 0) // the page was rendered at event 1
 	hub := NewHub(renderText, HubOptions{QueueSize: 16, Logger: quietLog})
@@ -398,6 +406,7 @@ func TestServeReconnectsRandomly(t *testing.T) {
 	runFollower(t, f)
 	eventually(t, 5*time.Second, "follower start", func() bool { return f.LastID() == 1 })
 	srv := newStreamServer(t, hub, src, func(o *StreamOptions) {
+		o.Detach = detached
 		replay := o.Replay
 		o.Replay = func(ctx context.Context, after int64) ([]Delivery, bool, error) {
 			if rand.IntN(4) == 0 {
