@@ -88,3 +88,19 @@ func TestDetachedStuckClientIsDropped(t *testing.T) {
 	}
 	waitSubscribers(t, hub, 1)
 }
+
+// The server's read and write timeouts (100 ms here) do not end a
+// detached stream.
+func TestDetachedStreamOutlivesServerTimeouts(t *testing.T) {
+	hub := NewHub(renderText, HubOptions{Logger: quietLog})
+	defer hub.Close()
+	src := &memSource{}
+	srv := newStreamServer(t, hub, src, detach)
+	_, dec, _ := connect(t, srv.URL, 0)
+	waitSubscribers(t, hub, 1)
+	time.Sleep(300 * time.Millisecond)
+	m := publish(hub, src, "hostel:1")
+	if f := next(t, dec, 2*time.Second); f.ID != m.ID {
+		t.Fatalf("after the timeouts: got %s, want id %d", show(f), m.ID)
+	}
+}
