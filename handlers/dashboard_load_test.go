@@ -751,22 +751,7 @@ func (d *dashLoad) misses(b *testing.B) {
 	d.setLabels("idle")
 }
 
-func (d *dashLoad) counter(b *testing.B, name string) float64 {
-	mfs, err := d.reg.Gather()
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			var sum float64
-			for _, m := range mf.GetMetric() {
-				sum += m.GetCounter().GetValue()
-			}
-			return sum
-		}
-	}
-	return 0 // not yet incremented
-}
+func (d *dashLoad) counter(b *testing.B, name string) float64 { return counterValue(b, d.reg, name) }
 
 func (d *dashLoad) linef(format string, args ...any) {
 	d.lines = append(d.lines, fmt.Sprintf(format, args...))
