@@ -145,7 +145,7 @@ func takeOver(rc *http.ResponseController, hd http.Header) (net.Conn, *streamWri
 	if err != nil {
 		return nil, nil
 	}
-	_ = brw // a GET sends nothing after its head
+	_ = brw                           // a GET sends nothing after its head
 	conn.SetReadDeadline(time.Time{}) // the server's ReadTimeout must not end the stream
 	var head bytes.Buffer
 	head.WriteString("HTTP/1.1 200 OK\r\n")
