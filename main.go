@@ -281,6 +281,22 @@ func (a *app) notifyOthers(t realtime.Transport) {
 	}
 }
 
+// sweepSessions deletes expired sessions every so often until ctx ends.
+func (a *app) sweepSessions(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := a.store.Sessions([]byte(a.cfg.SessionSecret)).DeleteExpired(ctx); err != nil && ctx.Err() == nil {
+				a.logger.Warn("deleting expired sessions", "err", err)
+			}
+		}
+	}
+}
+
 // ready is /healthz: the database must answer. Redis is reported but is
 // not required: without it this instance still serves everything.
 func (a *app) ready(ctx context.Context) error {
@@ -340,6 +356,7 @@ func (a *app) Serve(ctx context.Context, ln net.Listener) error {
 		stopFollower()
 		<-followed
 	}()
+	go a.sweepSessions(fctx, time.Hour)
 	errc := make(chan error, 1)
 	go func() {
 		if a.cfg.TLSCert != "" {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 )
@@ -227,4 +228,35 @@ func boolInt(b bool) int64 {
 		return 1
 	}
 	return 0
+}
+
+func TestSessionsExpire(t *testing.T) {
+	eachDialect(t, func(t *testing.T, open func(*[]Event) *Store) {
+		ctx := context.Background()
+		s := open(nil)
+		ss := s.Sessions([]byte("secret"))
+		if err := ss.CommitCtx(ctx, "live", []byte("a"), time.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if err := ss.CommitCtx(ctx, "dead", []byte("b"), time.Now().Add(-time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		if _, found, _ := ss.FindCtx(ctx, "dead"); found {
+			t.Error("an expired session was found")
+		}
+		if err := ss.DeleteExpired(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		s.get(ctx, &n, `SELECT COUNT(*) FROM sessions`)
+		if b, found, _ := ss.FindCtx(ctx, "live"); !found || string(b) != "a" || n != 1 {
+			t.Errorf("after sweeping: live found %v (%q), %d rows; want found, 1 row", found, b, n)
+		}
+		// The table keys sessions by an HMAC of the token, not the token.
+		var token string
+		s.get(ctx, &token, `SELECT token FROM sessions`)
+		if token == "live" {
+			t.Error("a session token is stored as it is")
+		}
+	})
 }
