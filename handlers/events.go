@@ -146,10 +146,18 @@ func (h *Handler) userEvents(c echo.Context) error {
 	if u.Role == store.Management {
 		return h.stream(c, u, nil)
 	}
-	return h.stream(c, u, u.HostelIDs)
+	if len(u.HostelIDs) == 0 {
+		return forbidden() // nobody's stream: and never, by a nil list, everybody's
+	}
+	return h.stream(c, u, append([]int64{}, u.HostelIDs...))
 }
 
+// stream serves the events of hostelIDs; nil means every hostel, which
+// only management may have.
 func (h *Handler) stream(c echo.Context, u *store.User, hostelIDs []int64) error {
+	if hostelIDs == nil && u.Role != store.Management {
+		return forbidden()
+	}
 	if h.hub == nil {
 		return echo.NewHTTPError(http.StatusServiceUnavailable, "Live updates are off")
 	}
@@ -224,8 +232,8 @@ func streamURL(hostelIDs []int64, latest int64) string {
 // hostel), resuming after the newest event now. Call it before reading
 // what the page shows, so that nothing committed in between is missed.
 func (h *Handler) liveStream(ctx context.Context, hostelIDs []int64) (string, error) {
-	if h.hub == nil {
-		return "", nil
+	if h.hub == nil || (hostelIDs != nil && len(hostelIDs) == 0) {
+		return "", nil // no streams, or no hostel to stream
 	}
 	latest, err := h.store.LatestEventID(ctx)
 	if err != nil {

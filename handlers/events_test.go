@@ -419,3 +419,23 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// A student or warden who belongs to no hostel (moved out of all of them)
+// gets no stream at all, never every hostel's.
+func TestNoHostelNoStream(t *testing.T) {
+	ts := newTestServer(t)
+	ctx := context.Background()
+	if _, err := ts.store.CreateUser(ctx, store.NewUser{Email: "nowhere@example.org", Name: "Nowhere", Password: "long enough", Role: store.Warden}); err != nil {
+		t.Fatal(err)
+	}
+	c := ts.client(t)
+	wantStatus(t, c.postForm("/login", url.Values{"email": {"nowhere@example.org"}, "password": {"long enough"}}), http.StatusSeeOther)
+	wantStatus(t, c.openStream("/events"), http.StatusForbidden)
+	wantStatus(t, c.openStream("/hostels/1/events"), http.StatusForbidden)
+	list := c.get("/issues")
+	wantStatus(t, list, http.StatusOK)
+	wantContains(t, list, "0 issues")
+	if strings.Contains(list.Body, `sse-connect="/events`) {
+		t.Error("a user of no hostel is given the every-hostel stream")
+	}
+}
