@@ -147,7 +147,7 @@ type app struct {
 	hub      *realtime.Hub
 	follower *realtime.Follower
 	cache    *cache.Cache // the dashboard's
-	notify   chan int64   // the newest committed event id, for other instances
+	notify   chan int64   // the newest committed event id, for other instances; nil without Redis
 	server   *http.Server
 }
 
@@ -155,7 +155,7 @@ type app struct {
 // when told to, and wires the one path every change takes: store commit →
 // event → follower → hub (streams) and dashboard cache.
 func newApp(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Writer) (*app, error) {
-	a := &app{cfg: cfg, logger: logger, notify: make(chan int64, 1)}
+	a := &app{cfg: cfg, logger: logger}
 	st, err := store.Open(ctx, cfg.DatabaseURL, store.Options{Logger: logger, OnCommit: a.committed, PasswordCost: cfg.passwordCost})
 	if err != nil {
 		return nil, err
@@ -203,15 +203,12 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Writ
 	// to ride out a burst; one that overflows replays on reconnect.
 	a.hub = realtime.NewHub(handlers.Fragments{Store: st}.Render, realtime.HubOptions{Logger: logger, QueueSize: 32})
 	a.follower = realtime.NewFollower(handlers.EventSource{Store: st}, a.hub, transport, realtime.FollowerOptions{
-		Logger: logger,
-		OnMessage: func(m realtime.Message) {
-			if store.EventKind(m.Kind).ChangesDashboard() {
-				dashboard.Advance(m.ID)
-			}
-		},
+		Logger:    logger,
+		OnMessage: func(m realtime.Message) { a.advanceDashboard(m.ID, store.EventKind(m.Kind)) },
 	})
 	registry.MustRegister(realtime.NewCollector(a.hub, a.follower))
 	if transport != nil {
+		a.notify = make(chan int64, 1)
 		go a.notifyOthers(transport)
 	}
 
@@ -245,31 +242,29 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Writ
 // events at once, and other instances are told through Redis. It never
 // blocks the request that committed.
 func (a *app) committed(evs []store.Event) {
-	id := evs[len(evs)-1].ID
 	// This instance's next dashboard is a miss at once, not when the
 	// follower gets there: whoever made the change sees it. Other
 	// instances advance from the same events as their followers read them.
 	for _, e := range evs {
-		if e.Kind.ChangesDashboard() && a.cache != nil {
-			a.cache.Advance(e.ID)
-		}
+		a.advanceDashboard(e.ID, e.Kind)
 	}
+	id := evs[len(evs)-1].ID
 	if a.follower != nil {
 		a.follower.Wake(id)
 	}
+	// One waiting notification is enough: another instance reads every
+	// event up to the newest, whichever id wakes it.
 	select {
 	case a.notify <- id:
 	default:
-		// A notification is already waiting; the other instances read
-		// every event up to the newest whichever id wakes them.
-		select {
-		case <-a.notify:
-		default:
-		}
-		select {
-		case a.notify <- id:
-		default:
-		}
+	}
+}
+
+// advanceDashboard makes event id the dashboard's data version when an
+// event of its kind can change a figure.
+func (a *app) advanceDashboard(id int64, kind store.EventKind) {
+	if a.cache != nil && kind.ChangesDashboard() {
+		a.cache.Advance(id)
 	}
 }
 
@@ -386,7 +381,9 @@ func (a *app) Serve(ctx context.Context, ln net.Listener) error {
 // Close releases what the app holds, after Serve has returned.
 func (a *app) Close() error {
 	a.hub.Close()
-	close(a.notify)
+	if a.notify != nil {
+		close(a.notify)
+	}
 	if a.redis != nil {
 		a.redis.Close()
 	}
