@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -276,4 +277,63 @@ func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// Each instance keeps sessions and accounts in memory; a sign-out or a
+// disabled account on A still shuts the door on B, as soon as B hears the
+// event, and never through a stale copy afterwards.
+func TestSignOutAndDisableReachEveryInstance(t *testing.T) {
+	cfg := testConfig(t, true)
+	cfg.RedisURL = redistest.URL(t)
+	a, _ := startApp(t, cfg)
+	b, _ := startApp(t, cfg)
+	shutOut := func(c *http.Client, base, what string) {
+		t.Helper()
+		start := time.Now()
+		waitUntil(t, 2*time.Second, what, func() bool {
+			res, _ := getPage(t, c, base+"/issues")
+			return res.StatusCode == http.StatusSeeOther && res.Header.Get("Location") == "/login"
+		})
+		t.Logf("%s: refused on the other instance after %v", what, time.Since(start).Round(time.Millisecond))
+	}
+
+	// A copy of the warden's cookie, as someone who took it would hold it.
+	warden := newClient()
+	signIn(t, warden, a, "warden1@demo.test", "demo")
+	taken := newClient()
+	for _, base := range []string{a, b} {
+		u, _ := url.Parse(base)
+		taken.Jar.SetCookies(u, warden.Jar.Cookies(u))
+	}
+	for _, base := range []string{a, b} {
+		if res, _ := getPage(t, taken, base+"/issues"); res.StatusCode != http.StatusOK {
+			t.Fatalf("the session on %s: %d", base, res.StatusCode)
+		}
+	}
+	if res := postForm(t, warden, a, "/logout", url.Values{}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign out on A: %d", res.StatusCode)
+	}
+	shutOut(taken, b, "a session signed out on A")
+	if res, _ := getPage(t, taken, a+"/issues"); res.StatusCode != http.StatusSeeOther {
+		t.Errorf("the signed-out session still works on A: %d", res.StatusCode)
+	}
+
+	student := newClient()
+	signIn(t, student, b, "student2@demo.test", "demo")
+	for _, base := range []string{a, b} {
+		if res, _ := getPage(t, student, base+"/issues"); res.StatusCode != http.StatusOK {
+			t.Fatalf("the student on %s: %d", base, res.StatusCode)
+		}
+	}
+	admin := newClient()
+	signIn(t, admin, a, "admin@demo.test", "demo")
+	_, users := getPage(t, admin, a+"/users")
+	id := regexp.MustCompile(`id="user-(\d+)"[^>]*><td><strong>[^<]*</strong><br><span class="meta">student2@demo\.test<`).FindStringSubmatch(users)
+	if id == nil {
+		t.Fatal("student2 is not on the users page")
+	}
+	if res := postForm(t, admin, a, "/users/"+id[1], url.Values{"hostel_id": {"2"}, "disabled": {"on"}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("disable on A: %d", res.StatusCode)
+	}
+	shutOut(student, b, "an account disabled on A")
 }

@@ -153,7 +153,8 @@ type app struct {
 
 // newApp opens the database (filling it in demo mode), connects to Redis
 // when told to, and wires the one path every change takes: store commit →
-// event → follower → hub (streams) and dashboard cache.
+// event → follower → hub (streams), dashboard cache, and the sessions and
+// accounts the store keeps in memory.
 func newApp(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Writer) (*app, error) {
 	a := &app{cfg: cfg, logger: logger}
 	st, err := store.Open(ctx, cfg.DatabaseURL, store.Options{Logger: logger, OnCommit: a.committed, PasswordCost: cfg.passwordCost})
@@ -203,8 +204,15 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Writ
 	// to ride out a burst; one that overflows replays on reconnect.
 	a.hub = realtime.NewHub(handlers.Fragments{Store: st}.Render, realtime.HubOptions{Logger: logger, QueueSize: 32})
 	a.follower = realtime.NewFollower(handlers.EventSource{Store: st}, a.hub, transport, realtime.FollowerOptions{
-		Logger:    logger,
-		OnMessage: func(m realtime.Message) { a.advanceDashboard(m.ID, store.EventKind(m.Kind)) },
+		Logger: logger,
+		// Every event, this instance's and others': the dashboard's
+		// version moves on, and a session or account changed elsewhere
+		// is forgotten here.
+		OnMessage: func(m realtime.Message) {
+			e := store.Event{ID: m.ID, Kind: store.EventKind(m.Kind), RefID: m.Ref}
+			a.advanceDashboard(e.ID, e.Kind)
+			st.Observe(e)
+		},
 	})
 	registry.MustRegister(realtime.NewCollector(a.hub, a.follower))
 	if transport != nil {

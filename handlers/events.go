@@ -26,9 +26,11 @@ func hostelTopic(id int64) string { return "hostel:" + strconv.FormatInt(id, 10)
 // EventSource is the store's event table as the realtime follower reads it.
 type EventSource struct{ Store *store.Store }
 
-// After returns the events after afterID, in order.
+// After returns the events after afterID, in order, those of no hostel
+// included: they have no topic, so they reach the follower's OnMessage
+// and no stream.
 func (s EventSource) After(ctx context.Context, afterID int64, limit int) ([]realtime.Message, error) {
-	evs, err := s.Store.EventsAfter(ctx, afterID, nil, limit)
+	evs, err := s.Store.Log(ctx, afterID, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -41,7 +43,10 @@ func (s EventSource) Latest(ctx context.Context) (int64, error) { return s.Store
 func messages(evs []store.Event) []realtime.Message {
 	ms := make([]realtime.Message, len(evs))
 	for i, e := range evs {
-		ms[i] = realtime.Message{ID: e.ID, Topic: hostelTopic(e.HostelID), Kind: string(e.Kind), Ref: e.RefID}
+		ms[i] = realtime.Message{ID: e.ID, Kind: string(e.Kind), Ref: e.RefID}
+		if e.HostelID != 0 {
+			ms[i].Topic = hostelTopic(e.HostelID)
+		}
 	}
 	return ms
 }

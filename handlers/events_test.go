@@ -221,8 +221,8 @@ func TestStreamReplaysWhatWasMissed(t *testing.T) {
 
 func TestPagesCarryTheirStream(t *testing.T) {
 	ts := newTestServer(t)
-	latest, _ := ts.store.LatestEventID(context.Background())
 	s := ts.login(t, "student1@demo.test")
+	latest, _ := ts.store.LatestEventID(context.Background())
 	wantContains(t, s.get("/issues"), fmt.Sprintf(`sse-connect="/hostels/1/events?last_event_id=%d"`, latest), `id="toasts"`, `aria-live="polite"`, `sse-swap="new_issue"`)
 	wantContains(t, s.get("/announcements"), `sse-connect="/hostels/1/events?last_event_id=`, `sse-swap="announcement"`)
 	admin := ts.login(t, "admin@demo.test")

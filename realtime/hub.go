@@ -23,7 +23,7 @@ var (
 // Message is one committed event, as the follower reads it from the store.
 type Message struct {
 	ID    int64  // the event row's id; ids increase in commit order
-	Topic string // e.g. "hostel:3"
+	Topic string // e.g. "hostel:3"; "" is for the follower's OnMessage only, never a stream
 	Kind  string // e.g. "new_issue"
 	Ref   int64  // what it refers to (issue id, announcement id)
 }
@@ -175,7 +175,11 @@ func contains(list []string, s string) bool {
 // for a subscriber: one whose queue is full is dropped with ErrSlow. Render
 // errors are logged and that audience misses m. Calls are serialised, and
 // each subscription receives messages in the order Deliver was called.
+// A message with no topic is for no stream: Deliver ignores it.
 func (h *Hub) Deliver(ctx context.Context, m Message) {
+	if m.Topic == "" {
+		return
+	}
 	h.deliverMu.Lock()
 	defer h.deliverMu.Unlock()
 	h.messages.Add(1)

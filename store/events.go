@@ -5,13 +5,16 @@ import (
 	"fmt"
 )
 
-// EventsAfter returns up to limit events with ids above afterID, in id order;
-// hostelIDs nil means every hostel.
+// eventColumns reads an event of no hostel as hostel 0.
+const eventColumns = `id, COALESCE(hostel_id, 0) AS hostel_id, kind, ref_id, created_at`
+
+// EventsAfter returns up to limit events of hostels with ids above afterID,
+// in id order: what streams show. hostelIDs nil means every hostel.
 func (s *Store) EventsAfter(ctx context.Context, afterID int64, hostelIDs []int64, limit int) ([]Event, error) {
 	var evs []Event
-	query, args := `SELECT * FROM events WHERE id > ? ORDER BY id LIMIT ?`, []any{afterID, limit}
+	query, args := `SELECT `+eventColumns+` FROM events WHERE id > ? AND hostel_id IS NOT NULL ORDER BY id LIMIT ?`, []any{afterID, limit}
 	if hostelIDs != nil {
-		query, args = `SELECT * FROM events WHERE id > ? AND hostel_id IN (?) ORDER BY id LIMIT ?`, []any{afterID, hostelIDs, limit}
+		query, args = `SELECT `+eventColumns+` FROM events WHERE id > ? AND hostel_id IN (?) ORDER BY id LIMIT ?`, []any{afterID, hostelIDs, limit}
 	}
 	q, a, err := s.in(query, args...)
 	if err != nil {
@@ -19,6 +22,16 @@ func (s *Store) EventsAfter(ctx context.Context, afterID int64, hostelIDs []int6
 	}
 	if err := s.db.SelectContext(ctx, &evs, q, a...); err != nil {
 		return nil, fmt.Errorf("store: events after %d: %w", afterID, err)
+	}
+	return evs, nil
+}
+
+// Log returns up to limit events of every kind with ids above afterID, in
+// id order, those of no hostel included: what each instance's follower reads.
+func (s *Store) Log(ctx context.Context, afterID int64, limit int) ([]Event, error) {
+	var evs []Event
+	if err := s.selectAll(ctx, &evs, `SELECT `+eventColumns+` FROM events WHERE id > ? ORDER BY id LIMIT ?`, afterID, limit); err != nil {
+		return nil, fmt.Errorf("store: log after %d: %w", afterID, err)
 	}
 	return evs, nil
 }

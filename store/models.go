@@ -191,6 +191,11 @@ const (
 	EventMeToo         EventKind = "issue_metoo"
 	EventAnnouncement  EventKind = "announcement"
 	EventHostel        EventKind = "hostel_updated" // added or renamed
+
+	// Events of no hostel, which no stream shows: every instance forgets
+	// what it keeps in memory of the session or account (Store.Observe).
+	EventSession EventKind = "session_changed" // signed in, out, or its data changed; ref: sessionRef
+	EventUser    EventKind = "user_changed"    // hostels, disabled or password; ref: the user's id
 )
 
 // ChangesDashboard reports whether an event of kind k can change a figure

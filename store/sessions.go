@@ -6,6 +6,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"hash"
+	"slices"
+	"sync"
 	"time"
 )
 
@@ -14,38 +17,67 @@ import (
 // an HMAC of the session token under the server's secret: someone who can
 // read the database still cannot present a session.
 type SessionStore struct {
-	s      *Store
-	secret []byte
+	s    *Store
+	macs sync.Pool // of HMAC-SHA256 under the secret: keying one costs more than using it
 }
 
 // Sessions returns the session store keyed with secret.
-func (s *Store) Sessions(secret []byte) *SessionStore { return &SessionStore{s: s, secret: secret} }
-
-func (ss *SessionStore) key(token string) string {
-	m := hmac.New(sha256.New, ss.secret)
-	m.Write([]byte(token))
-	return hex.EncodeToString(m.Sum(nil))
+func (s *Store) Sessions(secret []byte) *SessionStore {
+	secret = slices.Clone(secret)
+	return &SessionStore{s: s, macs: sync.Pool{New: func() any { return hmac.New(sha256.New, secret) }}}
 }
 
-// FindCtx returns the data of an unexpired session.
+func (ss *SessionStore) key(token string) string {
+	m := ss.macs.Get().(hash.Hash)
+	defer ss.macs.Put(m)
+	m.Reset()
+	m.Write([]byte(token))
+	var sum [sha256.Size]byte
+	return hex.EncodeToString(m.Sum(sum[:0]))
+}
+
+// FindCtx returns the data of an unexpired session. Sessions are kept in
+// memory until an event says they changed (see access): every signed-in
+// request asks for one.
 func (ss *SessionStore) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
-	var data []byte
-	err := ss.s.get(ctx, &data, `SELECT data FROM sessions WHERE token = ? AND expiry > ?`, ss.key(token), time.Now().UnixNano())
+	key := ss.key(token)
+	now := time.Now()
+	if data, ok := ss.s.access.session(key, now); ok {
+		return data, true, nil
+	}
+	gen := ss.s.access.generation()
+	var row struct {
+		Data   []byte `db:"data"`
+		Expiry int64  `db:"expiry"`
+	}
+	err := ss.s.get(ctx, &row, `SELECT data, expiry FROM sessions WHERE token = ? AND expiry > ?`, key, now.UnixNano())
 	if err == ErrNotFound {
 		return nil, false, nil
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("store: find session: %w", err)
 	}
-	return data, true, nil
+	if testHookSessionRead != nil {
+		testHookSessionRead()
+	}
+	ss.s.access.keepSession(gen, key, row.Data, row.Expiry)
+	return row.Data, true, nil
 }
 
-// CommitCtx saves a session's data until expiry.
+// testHookSessionRead runs between a session's read and its fill.
+var testHookSessionRead func()
+
+// CommitCtx saves a session's data until expiry. Every instance forgets
+// what it kept of the session.
 func (ss *SessionStore) CommitCtx(ctx context.Context, token string, data []byte, expiry time.Time) error {
+	key := ss.key(token)
 	err := ss.s.write(ctx, func(t *tx) error {
 		_, err := t.exec(`INSERT INTO sessions (token, data, expiry) VALUES (?, ?, ?)
-			ON CONFLICT (token) DO UPDATE SET data = excluded.data, expiry = excluded.expiry`, ss.key(token), data, expiry.UnixNano())
-		return err
+			ON CONFLICT (token) DO UPDATE SET data = excluded.data, expiry = excluded.expiry`, key, data, expiry.UnixNano())
+		if err != nil {
+			return err
+		}
+		return t.event(0, EventSession, sessionRef(key))
 	})
 	if err != nil {
 		return fmt.Errorf("store: commit session: %w", err)
@@ -53,11 +85,14 @@ func (ss *SessionStore) CommitCtx(ctx context.Context, token string, data []byte
 	return nil
 }
 
-// DeleteCtx removes a session.
+// DeleteCtx removes a session, on every instance.
 func (ss *SessionStore) DeleteCtx(ctx context.Context, token string) error {
+	key := ss.key(token)
 	err := ss.s.write(ctx, func(t *tx) error {
-		_, err := t.exec(`DELETE FROM sessions WHERE token = ?`, ss.key(token))
-		return err
+		if _, err := t.exec(`DELETE FROM sessions WHERE token = ?`, key); err != nil {
+			return err
+		}
+		return t.event(0, EventSession, sessionRef(key))
 	})
 	if err != nil {
 		return fmt.Errorf("store: delete session: %w", err)

@@ -53,6 +53,7 @@ type Store struct {
 	passwordCost int
 
 	onCommit func([]Event)
+	access   *access // sessions and accounts, kept in memory until an event changes them
 }
 
 // Options configure Open.
@@ -69,7 +70,7 @@ type Options struct {
 // Open connects to url (a SQLite file path or a postgres:// URL) and applies
 // every pending migration.
 func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
-	s := &Store{now: time.Now, onCommit: opts.OnCommit, passwordCost: opts.PasswordCost}
+	s := &Store{now: time.Now, onCommit: opts.OnCommit, passwordCost: opts.PasswordCost, access: newAccess()}
 	if s.passwordCost == 0 {
 		s.passwordCost = bcrypt.DefaultCost
 	}
@@ -205,6 +206,9 @@ func (s *Store) write(ctx context.Context, fn func(*tx) error) error {
 	if err := sqltx.Commit(); err != nil {
 		return err
 	}
+	for _, e := range t.events {
+		s.access.forget(e)
+	}
 	if len(t.events) > 0 && s.onCommit != nil {
 		s.onCommit(t.events)
 	}
@@ -224,6 +228,7 @@ func (t *tx) insert(query string, args ...any) (int64, error) {
 }
 
 // event appends an event row; OnCommit receives it after the commit.
+// hostelID 0 is an event of no hostel, which no stream shows.
 func (t *tx) event(hostelID int64, kind EventKind, refID int64) error {
 	if t.s.dialect == Postgres && len(t.events) == 0 {
 		// PostgreSQL hands out ids at insert, not at commit: without this,
@@ -234,7 +239,7 @@ func (t *tx) event(hostelID int64, kind EventKind, refID int64) error {
 		}
 	}
 	id, err := t.insert(`INSERT INTO events (hostel_id, kind, ref_id, created_at) VALUES (?, ?, ?, ?)`,
-		hostelID, kind, refID, t.now)
+		sql.NullInt64{Int64: hostelID, Valid: hostelID != 0}, kind, refID, t.now)
 	if err != nil {
 		return fmt.Errorf("append event: %w", err)
 	}

@@ -46,27 +46,42 @@ func eachDialect(t *testing.T, test func(t *testing.T, open func(events *[]Event
 		test(t, func(events *[]Event) *Store { return newTestStore(t, events) })
 	})
 	t.Run("postgres", func(t *testing.T) {
-		base := os.Getenv("TEST_POSTGRES_URL")
-		if base == "" {
-			base = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-		}
-		db, err := sql.Open("pgx", base)
-		if err == nil {
-			err = db.Ping()
-		}
-		if err != nil {
-			t.Skipf("store: no PostgreSQL at %s (%v): the PostgreSQL run of this test is skipped", base, err)
-		}
-		schema := fmt.Sprintf("hostelhub_test_%d", rand.Int64())
-		if _, err := db.Exec("CREATE SCHEMA " + schema); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			db.Exec("DROP SCHEMA " + schema + " CASCADE")
-			db.Close()
-		})
-		test(t, func(events *[]Event) *Store { return openTestStore(t, base+"&search_path="+schema, events) })
+		dsn := postgresSchema(t)
+		test(t, func(events *[]Event) *Store { return openTestStore(t, dsn, events) })
 	})
+}
+
+// eachDatabase runs a test with the address of an empty database on each
+// dialect, for tests that open it more than once, as instances do.
+func eachDatabase(t *testing.T, test func(t *testing.T, dsn string)) {
+	t.Run("sqlite", func(t *testing.T) { test(t, filepath.Join(t.TempDir(), "test.db")) })
+	t.Run("postgres", func(t *testing.T) { test(t, postgresSchema(t)) })
+}
+
+// postgresSchema returns the address of a new schema on the PostgreSQL
+// server at TEST_POSTGRES_URL (default: the local one), dropped after the
+// test, or skips the test when none answers.
+func postgresSchema(t *testing.T) string {
+	base := os.Getenv("TEST_POSTGRES_URL")
+	if base == "" {
+		base = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+	}
+	db, err := sql.Open("pgx", base)
+	if err == nil {
+		err = db.Ping()
+	}
+	if err != nil {
+		t.Skipf("store: no PostgreSQL at %s (%v): the PostgreSQL run of this test is skipped", base, err)
+	}
+	schema := fmt.Sprintf("hostelhub_test_%d", rand.Int64())
+	if _, err := db.Exec("CREATE SCHEMA " + schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		db.Exec("DROP SCHEMA " + schema + " CASCADE")
+		db.Close()
+	})
+	return base + "&search_path=" + schema
 }
 
 func TestChangeStatusFollowsWorkflow(t *testing.T) {

@@ -65,9 +65,24 @@ func (t *tx) setHostels(userID int64, hostelIDs []int64) error {
 
 func normalEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
 
-// User returns one account with its hostels, in one query: every signed-in
-// request asks for it.
+// User returns one account with its hostels. Every signed-in request asks
+// for it, so accounts are kept in memory until an event says they changed
+// (see access).
 func (s *Store) User(ctx context.Context, id int64) (*User, error) {
+	if u, ok := s.access.user(id); ok {
+		return u, nil
+	}
+	gen := s.access.generation()
+	u, err := s.readUser(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	s.access.keepUser(gen, u)
+	return u, nil
+}
+
+// readUser reads an account and its hostels in one query.
+func (s *Store) readUser(ctx context.Context, id int64) (*User, error) {
 	rows, err := s.db.QueryxContext(ctx, s.db.Rebind(`SELECT u.*, uh.hostel_id AS hostel_id
 		FROM users u LEFT JOIN user_hostels uh ON uh.user_id = u.id WHERE u.id = ? ORDER BY uh.hostel_id`), id)
 	if err != nil {
@@ -143,7 +158,10 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, hostelIDs []int64, dis
 		if n, _ := res.RowsAffected(); n == 0 {
 			return ErrNotFound
 		}
-		return t.setHostels(id, hostelIDs)
+		if err := t.setHostels(id, hostelIDs); err != nil {
+			return err
+		}
+		return t.event(0, EventUser, id)
 	})
 	if err != nil {
 		return fmt.Errorf("store: update user %d: %w", id, err)
@@ -158,8 +176,10 @@ func (s *Store) SetPassword(ctx context.Context, id int64, password string) erro
 		return err
 	}
 	err = s.write(ctx, func(t *tx) error {
-		_, err := t.exec(`UPDATE users SET password_hash = ? WHERE id = ?`, hash, id)
-		return err
+		if _, err := t.exec(`UPDATE users SET password_hash = ? WHERE id = ?`, hash, id); err != nil {
+			return err
+		}
+		return t.event(0, EventUser, id)
 	})
 	if err != nil {
 		return fmt.Errorf("store: set password of user %d: %w", id, err)

@@ -1,0 +1,141 @@
+package store
+
+import (
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// access keeps in memory the two rows every signed-in request reads: its
+// session and its account. Nothing else changes them but the store, and
+// every such change appends an event (EventSession, EventUser), so what is
+// kept is forgotten by event, like the dashboard cache:
+//
+//   - on this instance, as the change commits (Store.write);
+//   - on every other instance, as its follower reads the event from the
+//     log (Store.Observe): at once when Redis carries the notification,
+//     within the follower's poll interval when it does not.
+//
+// A read that began before a change can never fill the memory after it:
+// every forgetting moves a generation on, and a fill only lands if the
+// generation it read under is still current. What is not in the database
+// is not kept, so unknown tokens cost a query each and memory nothing.
+type access struct {
+	mu       sync.RWMutex
+	gen      uint64
+	sessions map[int64]keptSession // by sessionRef of the key
+	users    map[int64]*User
+	limit    int
+}
+
+type keptSession struct {
+	key    string // the whole key: sessionRef may collide, this may not
+	data   []byte
+	expiry int64 // Unix nanoseconds
+}
+
+// accessLimit bounds each map; past it, an eighth of the entries make
+// room. Every entry is a signed-in browser, so this is a busy campus.
+const accessLimit = 1 << 16
+
+func newAccess() *access {
+	return &access{sessions: map[int64]keptSession{}, users: map[int64]*User{}, limit: accessLimit}
+}
+
+// sessionRef is the number an EventSession carries for a session: the
+// first 60 bits of its key, which is an HMAC and so uniformly spread.
+func sessionRef(key string) int64 {
+	n, _ := strconv.ParseInt(key[:15], 16, 64)
+	return n
+}
+
+// generation is read before the database, and passed to the fill after it.
+func (a *access) generation() uint64 {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return a.gen
+}
+
+func (a *access) session(key string, now time.Time) ([]byte, bool) {
+	a.mu.RLock()
+	e, ok := a.sessions[sessionRef(key)]
+	a.mu.RUnlock()
+	if !ok || e.key != key || now.UnixNano() >= e.expiry {
+		return nil, false
+	}
+	return e.data, true
+}
+
+func (a *access) keepSession(gen uint64, key string, data []byte, expiry int64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.gen != gen {
+		return
+	}
+	makeRoom(a.sessions, a.limit)
+	a.sessions[sessionRef(key)] = keptSession{key: key, data: data, expiry: expiry}
+}
+
+// user returns a copy: callers may change theirs.
+func (a *access) user(id int64) (*User, bool) {
+	a.mu.RLock()
+	u, ok := a.users[id]
+	a.mu.RUnlock()
+	if !ok {
+		return nil, false
+	}
+	return u.clone(), true
+}
+
+func (a *access) keepUser(gen uint64, u *User) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.gen != gen {
+		return
+	}
+	makeRoom(a.users, a.limit)
+	a.users[u.ID] = u.clone()
+}
+
+// forget drops what e says has changed. Events of other kinds change
+// nothing kept here.
+func (a *access) forget(e Event) {
+	switch e.Kind {
+	case EventSession:
+		a.mu.Lock()
+		delete(a.sessions, e.RefID)
+	case EventUser:
+		a.mu.Lock()
+		delete(a.users, e.RefID)
+	default:
+		return
+	}
+	a.gen++
+	a.mu.Unlock()
+}
+
+func makeRoom[V any](m map[int64]V, limit int) {
+	if len(m) < limit {
+		return
+	}
+	n := limit / 8
+	for k := range m { // map order is random enough to choose victims
+		delete(m, k)
+		if n--; n == 0 {
+			return
+		}
+	}
+}
+
+func (u *User) clone() *User {
+	c := *u
+	c.HostelIDs = slices.Clone(u.HostelIDs)
+	return &c
+}
+
+// Observe lets the store hear an event another instance committed, read
+// from the log by this instance's follower, so that what this instance
+// keeps in memory follows the change. Events this instance committed were
+// heard as they committed; hearing them again does no harm.
+func (s *Store) Observe(e Event) { s.access.forget(e) }
