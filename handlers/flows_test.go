@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -147,6 +148,51 @@ func TestStudentReportsAndFollowsAnIssue(t *testing.T) {
 	// The reporter comments on their own issue.
 	wantStatus(t, student.postForm(loc+"/comments", url.Values{"body": {"Still dripping."}}), http.StatusSeeOther)
 	wantContains(t, student.get(loc), "Still dripping.")
+}
+
+// A flash message shows on the next page, once, and only if hostelhub
+// wrote it; carrying it never writes the session.
+func TestFlashShowsOnce(t *testing.T) {
+	ts := newTestServer(t)
+	ctx := context.Background()
+	student := ts.login(t, "student1@demo.test")
+	sessionEvents := func() (n int) {
+		evs, err := ts.store.Log(ctx, 0, 1<<30)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range evs {
+			if e.Kind == store.EventSession {
+				n++
+			}
+		}
+		return n
+	}
+	before := sessionEvents()
+	res := student.postForm("/issues", url.Values{"title": {"Flickering light"}, "category": {"electrical"}})
+	wantStatus(t, res, http.StatusSeeOther)
+	wantContains(t, student.get(res.Header.Get("Location")), `class="flash"`, "your issue is reported")
+	if strings.Contains(student.get("/issues").Body, "your issue is reported") {
+		t.Error("the flash message shows twice")
+	}
+	if n := sessionEvents(); n != before {
+		t.Errorf("the session was written %d times for a flash message", n-before)
+	}
+
+	u, _ := url.Parse(ts.URL)
+	forged := base64.RawURLEncoding.EncodeToString([]byte("Your account is locked: call 555-0100"))
+	for _, v := range []string{forged, forged + ".", forged + "." + strings.Repeat("A", 43), "%%%"} {
+		student.http.Jar.SetCookies(u, []*http.Cookie{{Name: "hostelhub_flash", Value: v, Path: "/"}})
+		page := student.get("/issues")
+		if strings.Contains(page.Body, "555-0100") || strings.Contains(page.Body, `class="flash"`) {
+			t.Errorf("a flash cookie hostelhub did not sign (%q) shows", v)
+		}
+		for _, ck := range student.http.Jar.Cookies(u) {
+			if ck.Name == "hostelhub_flash" {
+				t.Errorf("an unsigned flash cookie was left in place: %q", ck.Value)
+			}
+		}
+	}
 }
 
 func TestMeTooOnce(t *testing.T) {

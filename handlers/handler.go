@@ -72,6 +72,7 @@ type Handler struct {
 	loginPerAddress RateLimit
 	loginPerAccount *accountLimiter
 	dummyHash       []byte // compared against for unknown emails, so timing tells nothing
+	flashKey        []byte // signs flash cookies
 }
 
 // New builds the handlers.
@@ -117,6 +118,7 @@ func New(o Options) *Handler {
 		secure:          o.Secure,
 		loginPerAddress: o.LoginPerAddress,
 		loginPerAccount: newAccountLimiter(o.LoginPerAccount),
+		flashKey:        flashKey(o.SessionSecret),
 	}
 	dummy, _ := o.Store.HashPassword("not a password anyone has")
 	h.dummyHash = []byte(dummy)
@@ -148,7 +150,7 @@ func render(c echo.Context, status int, comp templ.Component) error {
 func (h *Handler) page(c echo.Context, title string) (views.Page, error) {
 	p := views.Page{Title: title, User: currentUser(c), CSRF: csrfToken(c)}
 	if p.User != nil {
-		p.Flash = h.sessions.PopString(c.Request().Context(), "flash")
+		p.Flash = h.popFlash(c)
 	}
 	return p, nil
 }
@@ -162,11 +164,6 @@ func (h *Handler) pageWithHostels(c echo.Context, title string, need bool) (view
 	}
 	p.Hostels, err = h.store.Hostels(c.Request().Context())
 	return p, err
-}
-
-// flash keeps a message for the next page the user sees.
-func (h *Handler) flash(c echo.Context, msg string) {
-	h.sessions.Put(c.Request().Context(), "flash", msg)
 }
 
 func csrfToken(c echo.Context) string {
