@@ -40,7 +40,7 @@ harden:
 # Each fuzz target for FUZZTIME; what the fuzzer found interesting is kept
 # in the package's testdata/fuzz, so that `make test` replays it every time.
 FUZZTIME ?= 30s
-FUZZ_TARGETS = handlers:FuzzReportForm handlers:FuzzReportJSON handlers:FuzzStatusForm realtime:FuzzFrameRoundTrip
+FUZZ_TARGETS = handlers:FuzzReportForm handlers:FuzzReportJSON handlers:FuzzStatusForm handlers:FuzzSessionCodec realtime:FuzzFrameRoundTrip
 fuzz:
 	@set -e; cache=$$($(GO) env GOCACHE)/fuzz/hostelhub; \
 	for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; name=$${t##*:}; \
