@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -42,6 +43,7 @@ func (h *Handler) dashboardSummary(c echo.Context) error {
 		return err
 	}
 	c.Response().Header().Set("X-Cache", string(status))
+	c.Response().Header().Set("Content-Length", strconv.Itoa(len(body)))
 	return c.JSONBlob(http.StatusOK, body)
 }
 
