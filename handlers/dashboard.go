@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -21,7 +22,18 @@ func (h *Handler) showDashboard(c echo.Context) error {
 	if !can(currentUser(c), ViewDashboard, 0) {
 		return forbidden()
 	}
-	fragment, status, err := h.cachedDashboard(c.Request().Context(), "html", h.renderDashboardHTML)
+	body, status, err := h.cachedDashboard(c.Request().Context(), "html", h.renderDashboardHTML)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("X-Cache", string(status))
+	return h.writeDashboardPage(c, body)
+}
+
+// writeDashboardPage sends the page around a cached fragment: to a client
+// that takes gzip, as one gzip member around the fragment compressed once.
+func (h *Handler) writeDashboardPage(c echo.Context, cached []byte) error {
+	f, err := unpack(cached)
 	if err != nil {
 		return err
 	}
@@ -29,8 +41,24 @@ func (h *Handler) showDashboard(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	c.Response().Header().Set("X-Cache", string(status))
-	return render(c, http.StatusOK, views.DashboardPage(p, fragment))
+	c.Response().Header().Add(echo.HeaderVary, echo.HeaderAcceptEncoding)
+	if !acceptsGzip(c) || f.deflated == nil {
+		return render(c, http.StatusOK, views.DashboardPage(p, f.plain))
+	}
+	page, out := renderBuffers.Get().(*bytes.Buffer), renderBuffers.Get().(*bytes.Buffer)
+	defer putBuffer(page)
+	defer putBuffer(out)
+	if err := views.DashboardPage(p, fragmentMark).Render(c.Request().Context(), page); err != nil {
+		return err
+	}
+	b := page.Bytes()
+	i := bytes.Index(b, fragmentMark)
+	if i < 0 {
+		return errors.New("dashboard page: the fragment's place was not found")
+	}
+	out.Grow(len(b) + len(f.deflated) + 64)
+	z := appendGzip(out.AvailableBuffer(), b[:i], f.plain, f.deflated, b[i+len(fragmentMark):])
+	return writeGzip(c, echo.MIMETextHTMLCharsetUTF8, z)
 }
 
 // dashboardSummary is the dashboard's figures as JSON.
@@ -43,8 +71,24 @@ func (h *Handler) dashboardSummary(c echo.Context) error {
 		return err
 	}
 	c.Response().Header().Set("X-Cache", string(status))
-	c.Response().Header().Set("Content-Length", strconv.Itoa(len(body)))
-	return c.JSONBlob(http.StatusOK, body)
+	return writeSummary(c, body)
+}
+
+// writeSummary sends the cached JSON, compressed once when the client takes gzip.
+func writeSummary(c echo.Context, cached []byte) error {
+	f, err := unpack(cached)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Add(echo.HeaderVary, echo.HeaderAcceptEncoding)
+	if acceptsGzip(c) && f.deflated != nil {
+		out := renderBuffers.Get().(*bytes.Buffer)
+		defer putBuffer(out)
+		out.Grow(len(f.deflated) + 64)
+		return writeGzip(c, echo.MIMEApplicationJSON, appendGzip(out.AvailableBuffer(), nil, f.plain, f.deflated, nil))
+	}
+	c.Response().Header().Set(echo.HeaderContentLength, strconv.Itoa(len(f.plain)))
+	return c.JSONBlob(http.StatusOK, f.plain)
 }
 
 func (h *Handler) cachedDashboard(ctx context.Context, variant string, render cache.RenderFunc) ([]byte, cache.Status, error) {
@@ -70,7 +114,7 @@ func (h *Handler) renderDashboardHTML(ctx context.Context) ([]byte, error) {
 	if err := views.Dashboard(d).Render(ctx, &buf); err != nil {
 		return nil, err
 	}
-	return buf.Bytes(), nil
+	return pack(buf.Bytes())
 }
 
 func (h *Handler) renderDashboardJSON(ctx context.Context) ([]byte, error) {
@@ -80,7 +124,11 @@ func (h *Handler) renderDashboardJSON(ctx context.Context) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return json.Marshal(dashboardJSON(d))
+	b, err := json.Marshal(dashboardJSON(d))
+	if err != nil {
+		return nil, err
+	}
+	return pack(b)
 }
 
 type summaryJSON struct {

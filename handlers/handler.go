@@ -131,16 +131,19 @@ func New(o Options) *Handler {
 
 var renderBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
+// putBuffer returns a render buffer to the pool, unless it grew too big to keep.
+func putBuffer(buf *bytes.Buffer) {
+	if buf.Cap() <= 1<<20 {
+		buf.Reset()
+		renderBuffers.Put(buf)
+	}
+}
+
 // render writes a component with a status. It renders into a buffer first,
 // so that a failed render is still a clean 500.
 func render(c echo.Context, status int, comp templ.Component) error {
 	buf := renderBuffers.Get().(*bytes.Buffer)
-	defer func() {
-		if buf.Cap() <= 1<<20 {
-			buf.Reset()
-			renderBuffers.Put(buf)
-		}
-	}()
+	defer putBuffer(buf)
 	if err := comp.Render(c.Request().Context(), buf); err != nil {
 		return err
 	}

@@ -64,7 +64,11 @@ func (h *Handler) Echo() *echo.Echo {
 	e.Use(middleware.BodyLimit("1M"))
 	// Level 1: most of the saving for a fraction of the CPU, which on a
 	// small server matters more than the last few percent of bytes.
-	e.Use(middleware.GzipWithConfig(middleware.GzipConfig{Skipper: isStream, MinLength: 1024, Level: 1}))
+	// Streams are never compressed; the dashboard's bodies are compressed
+	// once, in its cache.
+	e.Use(middleware.GzipWithConfig(middleware.GzipConfig{
+		Skipper: func(c echo.Context) bool { return isStream(c) || compressesItself[c.Path()] }, MinLength: 1024, Level: 1,
+	}))
 
 	csrf := middleware.CSRFWithConfig(middleware.CSRFConfig{
 		TokenLookup: "header:X-CSRF-Token,form:_csrf", ContextKey: "csrf",

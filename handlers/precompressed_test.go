@@ -1,0 +1,113 @@
+package handlers
+
+import (
+	"bytes"
+	"compress/gzip"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// The dashboard's page and JSON reach a client that takes gzip compressed,
+// from a cache that compressed them once; unpacked, they are the very
+// bytes a client without gzip gets.
+func TestDashboardIsSentCompressed(t *testing.T) {
+	ts := newTestServer(t)
+	admin := ts.login(t, "admin@demo.test")
+	admin.http.Transport = &http.Transport{DisableCompression: true} // see the bytes as sent
+	for _, path := range []string{"/dashboard", "/api/dashboard/summary"} {
+		get := func(encoding string) *http.Response {
+			req, _ := http.NewRequest(http.MethodGet, ts.URL+path, nil)
+			if encoding != "" {
+				req.Header.Set("Accept-Encoding", encoding)
+			}
+			res, err := admin.http.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return res
+		}
+		plainRes := get("")
+		plain, _ := io.ReadAll(plainRes.Body)
+		plainRes.Body.Close()
+		for _, enc := range []string{"gzip", "gzip, deflate, br, zstd"} {
+			res := get(enc)
+			z, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != http.StatusOK || res.Header.Get("Content-Encoding") != "gzip" {
+				t.Fatalf("GET %s with %q: %d, Content-Encoding %q", path, enc, res.StatusCode, res.Header.Get("Content-Encoding"))
+			}
+			if !strings.Contains(strings.Join(res.Header.Values("Vary"), ","), "Accept-Encoding") ||
+				!strings.Contains(strings.Join(plainRes.Header.Values("Vary"), ","), "Accept-Encoding") {
+				t.Errorf("GET %s: no Vary: Accept-Encoding", path)
+			}
+			if n, _ := strconv.Atoi(res.Header.Get("Content-Length")); n != len(z) {
+				t.Errorf("GET %s: Content-Length %d, body %d bytes", path, n, len(z))
+			}
+			zr, err := gzip.NewReader(bytes.NewReader(z))
+			if err != nil {
+				t.Fatal(err)
+			}
+			zr.Multistream(false)
+			got, err := io.ReadAll(zr) // checks the CRC and the length
+			if err != nil {
+				t.Fatalf("GET %s: gunzip: %v", path, err)
+			}
+			if !bytes.Equal(got, plain) {
+				t.Errorf("GET %s: gunzipped %d bytes differ from the plain %d", path, len(got), len(plain))
+			}
+			if len(z) >= len(plain)/2 {
+				t.Errorf("GET %s: %d bytes compressed of %d", path, len(z), len(plain))
+			}
+			t.Logf("GET %s: %d bytes plain, %d gzip", path, len(plain), len(z))
+		}
+	}
+}
+
+// Stitched members decode to what they stitch, whatever the sizes: empty
+// parts, and parts longer than one stored block.
+func TestAppendGzip(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(1, 2))
+	text := func(n int) []byte {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = "abcdefgh <>\n"[rnd.IntN(12)]
+		}
+		return b
+	}
+	for _, sizes := range [][3]int{{0, 0, 0}, {0, 100, 0}, {10, 0, 10}, {70000, 5000, 3}, {1, 200000, 140000}, {65535, 1, 65536}} {
+		prefix, middle, suffix := text(sizes[0]), text(sizes[1]), text(sizes[2])
+		packedMiddle, err := pack(middle)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := unpack(packedMiddle)
+		if err != nil || !bytes.Equal(f.plain, middle) {
+			t.Fatalf("unpack: %v", err)
+		}
+		z := appendGzip([]byte("kept"), prefix, f.plain, f.deflated, suffix)
+		if !bytes.HasPrefix(z, []byte("kept")) {
+			t.Fatal("appendGzip overwrote dst")
+		}
+		zr, err := gzip.NewReader(bytes.NewReader(z[4:]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		zr.Multistream(false)
+		got, err := io.ReadAll(zr)
+		want := append(append(append([]byte{}, prefix...), middle...), suffix...)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("sizes %v: %d bytes, err %v; want %d bytes", sizes, len(got), err, len(want))
+		}
+	}
+	// A body cached before bodies were packed reads as plain.
+	if f, err := unpack([]byte("<div>")); err != nil || string(f.plain) != "<div>" || f.deflated != nil {
+		t.Errorf("unpacked plain body: %q %v", f.plain, err)
+	}
+	if _, err := unpack([]byte(packMagic + "\xff")); err == nil {
+		t.Error("a malformed entry was read")
+	}
+}
