@@ -43,9 +43,9 @@ var (
 	dashMisses   = flag.Int("dash.misses", 200, "BenchmarkDashboardLoad: sequential cache misses timed per figure")
 	dashChange   = flag.Int("dash.change-every", 100, "BenchmarkDashboardLoad: in the mixed phase, one request in this many is a change")
 	dashRounds   = flag.Int("dash.rounds", 2, "BenchmarkDashboardLoad: rounds of hit and control phases (odd rounds in one order, even rounds reversed)")
-	dashGroups   = flag.String("dash.groups", "html,json,mixed,miss", "BenchmarkDashboardLoad: which groups of phases to run (e.g. html alone, to profile it)")
+	dashGroups   = flag.String("dash.groups", "html,json,html-gz,json-gz,mixed,miss", "BenchmarkDashboardLoad: which groups of phases to run"+
+		" (e.g. html alone, to profile it); the -gz groups send Accept-Encoding: gzip, as browsers do")
 	dashQuiet    = flag.Float64("dash.quiet", 15, "BenchmarkDashboardLoad: before each phase, wait (up to a minute) until other processes use less than this % of the CPUs; 0 does not wait")
-	dashGzip     = flag.Bool("dash.gzip", false, "BenchmarkDashboardLoad: send Accept-Encoding: gzip as browsers do (the app's gzip middleware then compresses every page)")
 	dashCalib    = flag.Bool("dash.calibrate", false, "BenchmarkDashboardLoad: also serve showDashboard and dashboardSummary themselves through the controls' route middleware (/bench/dashboard, /bench/summary)")
 )
 
@@ -93,6 +93,23 @@ func BenchmarkDashboardLoad(b *testing.B) {
 		d.rounds(b, order)
 		d.ratios(b, "json")
 	})
+	// As browsers ask: the bodies come compressed. The blob and raw
+	// controls would be compressed per request by the Gzip middleware (or
+	// not at all), so these groups hold the hit to the control alone.
+	group("html-gz", func(b *testing.B) {
+		d.gzip = true
+		defer func() { d.gzip = false }()
+		d.warm(b, "/dashboard", "/bench/control")
+		d.rounds(b, []dashPhase{{"hit", "/dashboard"}, {"control", "/bench/control"}})
+		d.ratios(b, "html-gz")
+	})
+	group("json-gz", func(b *testing.B) {
+		d.gzip = true
+		defer func() { d.gzip = false }()
+		d.warm(b, "/api/dashboard/summary", "/bench/control.json")
+		d.rounds(b, []dashPhase{{"hit", "/api/dashboard/summary"}, {"control", "/bench/control.json"}})
+		d.ratios(b, "json-gz")
+	})
 	// Mixed before misses: the miss phase advances the cache to synthetic
 	// versions above every real event id, after which commits no longer
 	// invalidate.
@@ -138,6 +155,8 @@ type dashLoad struct {
 	fragHTML, fragJSON atomic.Pointer[[]byte] // what the cache returns, held by the controls
 	pageHTML           atomic.Pointer[[]byte] // the whole page, for the blob controls
 
+	wrk       string // the load generator of the rate phases; "" for this process's clients
+	gzip      bool   // the phases send Accept-Encoding: gzip
 	profiling bool
 	labels    atomic.Pointer[context.Context] // pprof labels of the phase, for the server's goroutines
 
@@ -180,6 +199,10 @@ func newDashLoad(b *testing.B) *dashLoad {
 	d.ts.echo.GET("/bench/control.json", d.controlJSON, user...)
 	d.ts.echo.GET("/bench/blob", d.blobPage)
 	d.ts.echo.GET("/bench/blob.json", d.blobJSON)
+	// The controls send the cache's compressed bytes as the app's routes do.
+	for _, p := range []string{"/bench/control", "/bench/dashboard", "/bench/summary", "/bench/control.json"} {
+		compressesItself[p] = true
+	}
 
 	// The fragments the controls hold are the bytes the cache returns.
 	ctx := context.Background()
@@ -194,6 +217,7 @@ func newDashLoad(b *testing.B) *dashLoad {
 	}
 	d.fragJSON.Store(&js)
 
+	d.wrk = wrkPath()
 	d.profiling = flag.Lookup("test.cpuprofile").Value.String() != ""
 	d.setLabels("setup")
 	echoApp := d.ts.echo
@@ -234,8 +258,12 @@ func newDashLoad(b *testing.B) *dashLoad {
 	}
 	page, _ := io.ReadAll(res.Body)
 	res.Body.Close()
-	if res.StatusCode != http.StatusOK || !bytes.Contains(page, html) {
-		b.Fatalf("GET /bench/control: %d, fragment inside: %v", res.StatusCode, bytes.Contains(page, html))
+	frag, err := unpack(html)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if res.StatusCode != http.StatusOK || !bytes.Contains(page, frag.plain) {
+		b.Fatalf("GET /bench/control: %d, fragment inside: %v", res.StatusCode, bytes.Contains(page, frag.plain))
 	}
 	d.pageHTML.Store(&page)
 	return d
@@ -258,13 +286,8 @@ func (d *dashLoad) controlPage(c echo.Context) error {
 	if !can(currentUser(c), ViewDashboard, 0) {
 		return forbidden()
 	}
-	fragment := *d.fragHTML.Load()
-	p, err := d.ts.handler.page(c, "Dashboard")
-	if err != nil {
-		return err
-	}
 	c.Response().Header().Set("X-Cache", string(cache.Hit))
-	return render(c, http.StatusOK, views.DashboardPage(p, fragment))
+	return d.ts.handler.writeDashboardPage(c, *d.fragHTML.Load())
 }
 
 // controlJSON is dashboardSummary without the cache lookup.
@@ -272,9 +295,8 @@ func (d *dashLoad) controlJSON(c echo.Context) error {
 	if !can(currentUser(c), ViewDashboard, 0) {
 		return forbidden()
 	}
-	body := *d.fragJSON.Load()
 	c.Response().Header().Set("X-Cache", string(cache.Hit))
-	return c.JSONBlob(http.StatusOK, body)
+	return writeSummary(c, *d.fragJSON.Load())
 }
 
 // blobPage writes the whole page from memory: the app's global middleware
@@ -287,7 +309,8 @@ func (d *dashLoad) blobPage(c echo.Context) error {
 
 func (d *dashLoad) blobJSON(c echo.Context) error {
 	c.Response().Header().Set("X-Cache", string(cache.Hit))
-	return c.JSONBlob(http.StatusOK, *d.fragJSON.Load())
+	f, _ := unpack(*d.fragJSON.Load())
+	return c.JSONBlob(http.StatusOK, f.plain)
 }
 
 // raw writes the whole page with net/http alone: the floor of this server,
@@ -335,6 +358,7 @@ type loadResult struct {
 	allocs     uint64 // heap allocations of the process (server and load generator)
 	allocBytes uint64
 	gcs        uint32
+	genCPU     time.Duration // wrk's CPU, when it is the load generator
 }
 
 // usPerReq is this process's CPU (server and load generator) per request.
@@ -345,6 +369,9 @@ func (r *loadResult) usPerReq() float64 {
 // load has conns workers GET path over the shared session for dur, each
 // sending its next request when the last one's body is read.
 func (d *dashLoad) load(name, path string, dur time.Duration) *loadResult {
+	if d.wrk != "" {
+		return d.loadWrk(name, path, dur)
+	}
 	conns := *dashConns
 	d.waitQuiet()
 	d.setLabels(name)
@@ -374,7 +401,7 @@ func (d *dashLoad) load(name, path string, dur time.Duration) *loadResult {
 						break
 					}
 					req, _ := http.NewRequest(http.MethodGet, url, nil)
-					if *dashGzip {
+					if d.gzip {
 						req.Header.Set("Accept-Encoding", "gzip")
 					}
 					res, err := d.admin.Do(req)
@@ -495,7 +522,10 @@ func (d *dashLoad) phase(b *testing.B, name, path string, wantHits bool) {
 			}
 		}
 		allocs, kb := float64(r.allocs)/float64(r.ok), float64(r.allocBytes)/float64(r.ok)/1024
-		d.linef("  %-6s %-12s GET %-24s %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms  %6d B  %8d reqs in %.1f s  cpu %4.0f us/req  %4.0f allocs %5.1f KB/req  others %3.0f %%%s",
+		if r.genCPU > 0 {
+			note = fmt.Sprintf("  wrk %3.0f us/req", r.genCPU.Seconds()*1e6/float64(r.ok)) + note
+		}
+		d.linef("  %-7s %-12s GET %-24s %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms  %6d B  %8d reqs in %.1f s  cpu %4.0f us/req  %4.0f allocs %5.1f KB/req  others %3.0f %%%s",
 			group, name, path, r.rps, ms(r.p50), ms(r.p99), r.respBytes, r.ok, r.elapsed.Seconds(), r.usPerReq(), allocs, kb, r.cpu.othersPct, note)
 		return append(d.scale(), dashMetric{r.rps, "req/s"}, dashMetric{ms(r.p50), "ms-p50"},
 			dashMetric{ms(r.p99), "ms-p99"}, dashMetric{r.elapsed.Seconds(), "s"},
@@ -534,27 +564,38 @@ func (d *dashLoad) ratios(b *testing.B, group string) {
 		}
 		us := func(kind string) float64 { return d.meanOf(group, kind, (*loadResult).usPerReq) }
 		cpuRatio := us("control") / us("hit")
-		d.linef("  %-6s hit/control %.3f (rounds %s; target >= %.1f: %s)   hit/blob %.3f",
-			group, ratio, strings.Join(per, ", "), targetRatio, verdict(ratio >= targetRatio), hit/blob)
-		d.linef("  %-6s CPU per request (server + load generator): hit %.0f us, control %.0f us, blob %.0f us; control/hit %.3f",
-			group, us("hit"), us("control"), us("blob"), cpuRatio)
-		m := append(d.scale(), dashMetric{ratio, "hit/control"}, dashMetric{hit / blob, "hit/blob"}, dashMetric{hit, "hit-req/s"},
-			dashMetric{cpuRatio, "cpu-control/hit"})
+		d.linef("  %-7s hit/control %.3f (rounds %s; target >= %.1f: %s)",
+			group, ratio, strings.Join(per, ", "), targetRatio, verdict(ratio >= targetRatio))
+		d.linef("  %-7s CPU per request (%s): hit %.0f us, control %.0f us; control/hit %.3f",
+			group, d.cpuWhose(), us("hit"), us("control"), cpuRatio)
+		m := append(d.scale(), dashMetric{ratio, "hit/control"}, dashMetric{hit, "hit-req/s"}, dashMetric{cpuRatio, "cpu-control/hit"})
+		if blob > 0 {
+			d.linef("  %-7s hit/blob %.3f, blob %.0f us/req", group, hit/blob, us("blob"))
+			m = append(m, dashMetric{hit / blob, "hit/blob"})
+		}
 		if calib := d.mean(group, "calib"); calib > 0 {
-			d.linef("  %-6s calibration: the app's own handler through the controls' route middleware %.0f req/s, %.0f us/req; hit/calib %.3f",
+			d.linef("  %-7s calibration: the app's own handler through the controls' route middleware %.0f req/s, %.0f us/req; hit/calib %.3f",
 				group, calib, us("calib"), hit/calib)
 		}
 		if raw := d.mean(group, "raw"); raw > 0 {
-			d.linef("  %-6s hit/raw %.3f   blob/raw %.3f   raw %.0f us/req", group, hit/raw, blob/raw, us("raw"))
+			d.linef("  %-7s hit/raw %.3f   blob/raw %.3f   raw %.0f us/req", group, hit/raw, blob/raw, us("raw"))
 			m = append(m, dashMetric{hit / raw, "hit/raw"})
 		}
 		// The seed cached GET /api/dashboard/summary: the json group is
 		// its like for like; the page is held to the same figure.
 		want := 5 * float64(expressCachedRPS)
-		d.linef("  %-6s hits %.0f req/s = %.2f x the Express design's %d cached req/s (target >= 5 x = %.0f req/s: %s)",
+		d.linef("  %-7s hits %.0f req/s = %.2f x the Express design's %d cached req/s (target >= 5 x = %.0f req/s: %s)",
 			group, hit, hit/expressCachedRPS, expressCachedRPS, want, verdict(hit >= want))
 		return append(m, dashMetric{hit / expressCachedRPS, "x-express"})
 	})
+}
+
+// cpuWhose says whose CPU the per-request figures count.
+func (d *dashLoad) cpuWhose() string {
+	if d.wrk != "" {
+		return "the server's"
+	}
+	return "server + load generator"
 }
 
 func verdict(ok bool) string {
@@ -762,15 +803,18 @@ func (d *dashLoad) header() {
 		" %v per phase after %v warm-ups, %d rounds (ABCD DCBA)", *dashConns, *dashDuration, *dashWarmup, *dashRounds)
 	d.linef("  data: %d issues in %d hostels over %d days, seeded by the demo code in %.1f s; SQLite; Redis %s, prefix %s",
 		d.issues, benchHostels, benchDays, d.seeded.Seconds(), d.redis, d.prefix)
-	enc := "no compression"
-	if *dashGzip {
-		enc = "Accept-Encoding: gzip"
+	enc := "no Accept-Encoding but in the -gz groups"
+	gen := "the load generator runs in this process on the same cores as the server (net/http clients"
+	cpuIs := "cpu = this process's CPU (server + load generator) per request"
+	if d.wrk != "" {
+		gen = fmt.Sprintf("the load generator of the rate phases is %s, a process of its own on the same cores (-t %d -c %d; the mixed phase uses net/http clients",
+			d.wrk, min(*dashConns, runtime.NumCPU()), *dashConns)
+		cpuIs = "cpu = the server's CPU per request (wrk's own beside it)"
 	}
-	d.linef("  machine: %d CPUs, GOMAXPROCS %d, %s; the load generator runs in this process on the same cores"+
-		" as the server (HTTP/1.1 keep-alive, %s)", runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), enc)
-	d.linef("  control = showDashboard without the cache lookup (same route middleware, page, templ render, fragment from a variable);" +
-		" blob = the whole page from memory with c.HTMLBlob, global middleware only; raw = net/http alone;" +
-		" cpu = this process's CPU (server + load generator) per request; others = share of the CPUs other processes used meanwhile")
+	d.linef("  machine: %d CPUs, GOMAXPROCS %d, %s; %s, HTTP/1.1 keep-alive, %s)", runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), gen, enc)
+	d.linef("  control = showDashboard without the cache lookup (same route middleware, page, templ render, fragment from a variable);"+
+		" blob = the whole page from memory with c.HTMLBlob, global middleware only; raw = net/http alone;"+
+		" %s; others = share of the CPUs other processes used meanwhile", cpuIs)
 }
 
 func (d *dashLoad) summary() {

@@ -129,9 +129,17 @@ func TestDashboardStampedeRendersOnce(t *testing.T) {
 // counterValue sums a counter's series in reg; 0 before its first increment.
 func counterValue(t testing.TB, reg *prometheus.Registry, name string) float64 {
 	t.Helper()
-	mfs, err := reg.Gather()
+	v, err := counterSum(reg, name)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return v
+}
+
+func counterSum(reg *prometheus.Registry, name string) (float64, error) {
+	mfs, err := reg.Gather()
+	if err != nil {
+		return 0, err
 	}
 	for _, mf := range mfs {
 		if mf.GetName() == name {
@@ -139,8 +147,8 @@ func counterValue(t testing.TB, reg *prometheus.Registry, name string) float64 {
 			for _, m := range mf.GetMetric() {
 				sum += m.GetCounter().GetValue()
 			}
-			return sum
+			return sum, nil
 		}
 	}
-	return 0
+	return 0, nil
 }
