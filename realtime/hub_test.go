@@ -99,6 +99,7 @@ func TestHubTopicIsolation(t *testing.T) {
 	hub.Deliver(ctx, Message{ID: 1, Topic: "hostel:1"})
 	hub.Deliver(ctx, Message{ID: 2, Topic: "hostel:2"})
 	hub.Deliver(ctx, Message{ID: 3, Topic: "hostel:3"})
+	hub.Deliver(ctx, Message{ID: 4, Kind: "session_changed"}) // no topic: for no stream, not even AllTopics
 
 	if d := receive(t, h1, time.Second); d.ID != 1 {
 		t.Errorf("hostel:1 subscriber: got %d, want 1", d.ID)
