@@ -53,8 +53,9 @@ fuzz:
 
 # The dashboard under load (Redis at REDIS_URL or 127.0.0.1:6379): cache hits
 # against controls, miss cost, database work saved. Flags: DASH="-dash.conns 50 -dash.duration 10s -dash.issues 50000".
+# GOGC as the app sets it for itself (gcPercent in main.go).
 bench-dashboard:
-	$(GO) test -run '^$$' -bench BenchmarkDashboardLoad -benchtime 1x -timeout 15m ./handlers/ $(if $(DASH),-args $(DASH))
+	GOGC=$${GOGC:-400} $(GO) test -run '^$$' -bench BenchmarkDashboardLoad -benchtime 1x -timeout 15m ./handlers/ $(if $(DASH),-args $(DASH))
 
 # Live streams under load (not part of make bench): N streams (default 10,000),
 # issues reported at a steady rate; prints delivery latency, server memory per

@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -43,8 +44,7 @@ var (
 	dashMisses   = flag.Int("dash.misses", 200, "BenchmarkDashboardLoad: sequential cache misses timed per figure")
 	dashChange   = flag.Int("dash.change-every", 100, "BenchmarkDashboardLoad: in the mixed phase, one request in this many is a change")
 	dashRounds   = flag.Int("dash.rounds", 2, "BenchmarkDashboardLoad: rounds of hit and control phases (odd rounds in one order, even rounds reversed)")
-	dashGroups   = flag.String("dash.groups", "html,json,html-gz,json-gz,mixed,miss", "BenchmarkDashboardLoad: which groups of phases to run"+
-		" (e.g. html alone, to profile it); the -gz groups send Accept-Encoding: gzip, as browsers do")
+	dashGroups   = flag.String("dash.groups", "html,json,html-gz,json-gz,mixed,miss", "BenchmarkDashboardLoad: which groups of phases to run (e.g. html alone, to profile it); the -gz groups send Accept-Encoding: gzip, as browsers do")
 	dashQuiet    = flag.Float64("dash.quiet", 15, "BenchmarkDashboardLoad: before each phase, wait (up to a minute) until other processes use less than this % of the CPUs; 0 does not wait")
 	dashCalib    = flag.Bool("dash.calibrate", false, "BenchmarkDashboardLoad: also serve showDashboard and dashboardSummary themselves through the controls' route middleware (/bench/dashboard, /bench/summary)")
 )
@@ -811,7 +811,10 @@ func (d *dashLoad) header() {
 			d.wrk, min(*dashConns, runtime.NumCPU()), *dashConns)
 		cpuIs = "cpu = the server's CPU per request (wrk's own beside it)"
 	}
-	d.linef("  machine: %d CPUs, GOMAXPROCS %d, %s; %s, HTTP/1.1 keep-alive, %s)", runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), gen, enc)
+	gogc := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+	metrics.Read(gogc)
+	d.linef("  machine: %d CPUs, GOMAXPROCS %d, GOGC %d, %s; %s, HTTP/1.1 keep-alive, %s)",
+		runtime.NumCPU(), runtime.GOMAXPROCS(0), gogc[0].Value.Uint64(), runtime.Version(), gen, enc)
 	d.linef("  control = showDashboard without the cache lookup (same route middleware, page, templ render, fragment from a variable);"+
 		" blob = the whole page from memory with c.HTMLBlob, global middleware only; raw = net/http alone;"+
 		" %s; others = share of the CPUs other processes used meanwhile", cpuIs)
