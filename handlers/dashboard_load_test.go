@@ -96,20 +96,17 @@ func BenchmarkDashboardLoad(b *testing.B) {
 	// As browsers ask: the bodies come compressed. The blob and raw
 	// controls would be compressed per request by the Gzip middleware (or
 	// not at all), so these groups hold the hit to the control alone.
-	group("html-gz", func(b *testing.B) {
-		d.gzip = true
-		defer func() { d.gzip = false }()
-		d.warm(b, "/dashboard", "/bench/control")
-		d.rounds(b, []dashPhase{{"hit", "/dashboard"}, {"control", "/bench/control"}})
-		d.ratios(b, "html-gz")
-	})
-	group("json-gz", func(b *testing.B) {
-		d.gzip = true
-		defer func() { d.gzip = false }()
-		d.warm(b, "/api/dashboard/summary", "/bench/control.json")
-		d.rounds(b, []dashPhase{{"hit", "/api/dashboard/summary"}, {"control", "/bench/control.json"}})
-		d.ratios(b, "json-gz")
-	})
+	gzipped := func(name, hit, control string) {
+		group(name, func(b *testing.B) {
+			d.gzip = true
+			defer func() { d.gzip = false }()
+			d.warm(b, hit, control)
+			d.rounds(b, []dashPhase{{"hit", hit}, {"control", control}})
+			d.ratios(b, name)
+		})
+	}
+	gzipped("html-gz", "/dashboard", "/bench/control")
+	gzipped("json-gz", "/api/dashboard/summary", "/bench/control.json")
 	// Mixed before misses: the miss phase advances the cache to synthetic
 	// versions above every real event id, after which commits no longer
 	// invalidate.
