@@ -295,8 +295,19 @@ func (a *app) notifyOthers(t realtime.Transport) {
 	}
 }
 
-// sweepSessions deletes expired sessions every so often until ctx ends.
-func (a *app) sweepSessions(ctx context.Context, every time.Duration) {
+// The event log keeps what a reconnecting page could still replay: two days,
+// and never fewer than the newest 10,000 events. A page that was away longer
+// reloads instead.
+const (
+	keepEventsFor = 48 * time.Hour
+	keepEvents    = 10_000
+)
+
+// housekeep deletes expired sessions and prunes the event log at start and
+// every so often until ctx ends. Instances may all do it: each delete is
+// idempotent.
+func (a *app) housekeep(ctx context.Context, every time.Duration) {
+	a.sweep(ctx)
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -304,10 +315,21 @@ func (a *app) sweepSessions(ctx context.Context, every time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := a.store.Sessions([]byte(a.cfg.SessionSecret)).DeleteExpired(ctx); err != nil && ctx.Err() == nil {
-				a.logger.Warn("deleting expired sessions", "err", err)
-			}
+			a.sweep(ctx)
 		}
+	}
+}
+
+func (a *app) sweep(ctx context.Context) {
+	if err := a.store.Sessions([]byte(a.cfg.SessionSecret)).DeleteExpired(ctx); err != nil && ctx.Err() == nil {
+		a.logger.Warn("deleting expired sessions", "err", err)
+	}
+	n, err := a.store.PruneEvents(ctx, time.Now().Add(-keepEventsFor), keepEvents)
+	if err != nil && ctx.Err() == nil {
+		a.logger.Warn("pruning the event log", "err", err)
+	}
+	if n > 0 {
+		a.logger.Info("event log pruned", "deleted", n)
 	}
 }
 
@@ -370,7 +392,7 @@ func (a *app) Serve(ctx context.Context, ln net.Listener) error {
 		stopFollower()
 		<-followed
 	}()
-	go a.sweepSessions(fctx, time.Hour)
+	go a.housekeep(fctx, time.Hour)
 	errc := make(chan error, 1)
 	go func() {
 		if a.cfg.TLSCert != "" {

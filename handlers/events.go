@@ -193,14 +193,15 @@ func (h *Handler) stream(c echo.Context, u *store.User, hostelIDs []int64) error
 }
 
 // replay renders the events after afterID for one audience; a gap longer
-// than replayLimit, or an id from the future (a database restored from a
-// backup), is too old to replay.
+// than replayLimit, one that reaches back past the events still kept, or an
+// id from the future (a database restored from a backup), is too old to
+// replay.
 func (h *Handler) replay(ctx context.Context, afterID int64, hostelIDs []int64, audience string) ([]realtime.Delivery, bool, error) {
-	latest, err := h.store.LatestEventID(ctx)
+	oldest, latest, err := h.store.EventRange(ctx)
 	if err != nil {
 		return nil, false, err
 	}
-	if afterID > latest {
+	if afterID > latest || afterID < oldest-1 {
 		return nil, true, nil
 	}
 	evs, err := h.store.EventsAfter(ctx, afterID, hostelIDs, replayLimit+1)

@@ -217,6 +217,18 @@ func TestStreamReplaysWhatWasMissed(t *testing.T) {
 	if f := warden.stream("/hostels/1/events?last_event_id=999999", realtime.NoLastEventID).next("reload"); f.Event != "reload" {
 		t.Fatal("no reload for an id from the future")
 	}
+	// Once the log is pruned past a page's event, it reloads; a page at
+	// the event just before the oldest kept still replays.
+	if _, err := ts.store.PruneEvents(ctx, time.Now().Add(time.Hour), 1); err != nil {
+		t.Fatal(err)
+	}
+	if f := warden.stream("/hostels/1/events", seen.ID).next("reload"); f.Event != "reload" {
+		t.Fatal("no reload for an id from before the pruned log")
+	}
+	oldest, _, _ := ts.store.EventRange(ctx)
+	if f := warden.stream("/hostels/1/events", oldest-1).next("new_issue"); !strings.Contains(string(f.Data), fmt.Sprintf(`id="issue-%d"`, live)) {
+		t.Fatalf("replay of the one event kept: %.80s", f.Data)
+	}
 }
 
 func TestPagesCarryTheirStream(t *testing.T) {

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // eventColumns reads an event of no hostel as hostel 0.
@@ -45,13 +46,55 @@ func (s *Store) LatestEventID(ctx context.Context) (int64, error) {
 	return id, nil
 }
 
-// OldestEventID is the id of the oldest event still kept, 0 when there is none.
-func (s *Store) OldestEventID(ctx context.Context) (int64, error) {
-	var id int64
-	if err := s.get(ctx, &id, `SELECT COALESCE(MIN(id), 0) FROM events`); err != nil {
-		return 0, fmt.Errorf("store: oldest event: %w", err)
+// EventRange is the ids of the oldest and the newest event still kept, both
+// 0 when there is none. An id below oldest-1 was pruned: what came after it
+// can no longer be replayed in full.
+func (s *Store) EventRange(ctx context.Context) (oldest, latest int64, err error) {
+	var r struct {
+		Oldest int64 `db:"oldest"`
+		Latest int64 `db:"latest"`
 	}
-	return id, nil
+	// Two subqueries, so that each is one end of the primary key.
+	if err := s.get(ctx, &r, `SELECT (SELECT COALESCE(MIN(id), 0) FROM events) AS oldest, (SELECT COALESCE(MAX(id), 0) FROM events) AS latest`); err != nil {
+		return 0, 0, fmt.Errorf("store: event range: %w", err)
+	}
+	return r.Oldest, r.Latest, nil
+}
+
+// pruneBatch is how many events one pruning transaction deletes at most, so
+// that pruning a long log never holds the writer for long.
+const pruneBatch = 5000
+
+// PruneEvents deletes the events created before cutoff, except the newest
+// keep, which are always kept: streams replay from them, and the newest id
+// is the dashboard's data version, which must never go back. It returns how
+// many it deleted.
+func (s *Store) PruneEvents(ctx context.Context, cutoff time.Time, keep int) (int64, error) {
+	if keep < 1 {
+		return 0, fmt.Errorf("store: prune events: keep %d, want at least 1", keep)
+	}
+	var total int64
+	for {
+		var n int64
+		err := s.write(ctx, func(t *tx) error {
+			res, err := t.exec(`DELETE FROM events WHERE id IN (
+				SELECT id FROM events
+				WHERE created_at < ? AND id <= (SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET ?)
+				ORDER BY id LIMIT ?)`, cutoff.Unix(), keep, pruneBatch)
+			if err != nil {
+				return err
+			}
+			n, err = res.RowsAffected()
+			return err
+		})
+		if err != nil {
+			return total, fmt.Errorf("store: prune events: %w", err)
+		}
+		total += n
+		if n < pruneBatch {
+			return total, nil
+		}
+	}
 }
 
 // Epoch is a random name this database was given when it was created.
