@@ -40,7 +40,7 @@ harden:
 # Each fuzz target for FUZZTIME; what the fuzzer found interesting is kept
 # in the package's testdata/fuzz, so that `make test` replays it every time.
 FUZZTIME ?= 30s
-FUZZ_TARGETS = handlers:FuzzReportForm handlers:FuzzReportJSON handlers:FuzzStatusForm handlers:FuzzSessionCodec realtime:FuzzFrameRoundTrip
+FUZZ_TARGETS = handlers:FuzzReportForm handlers:FuzzReportJSON handlers:FuzzStatusForm store:FuzzSessionCodec realtime:FuzzFrameRoundTrip
 fuzz:
 	@set -e; cache=$$($(GO) env GOCACHE)/fuzz/hostelhub; \
 	for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; name=$${t##*:}; \
@@ -55,7 +55,7 @@ fuzz:
 # against controls, miss cost, database work saved. Flags: DASH="-dash.conns 50 -dash.duration 10s -dash.issues 50000".
 # GOGC as the app sets it for itself (gcPercent in main.go).
 bench-dashboard:
-	GOGC=$${GOGC:-400} $(GO) test -run '^$$' -bench BenchmarkDashboardLoad -benchtime 1x -timeout 15m ./handlers/ $(if $(DASH),-args $(DASH))
+	GOGC=$${GOGC:-400} $(GO) test -run '^$$' -bench BenchmarkDashboardLoad -benchtime 1x -timeout 15m . $(if $(DASH),-args $(DASH))
 
 # Live streams under load (not part of make bench): N streams (default 10,000),
 # issues reported at a steady rate; prints delivery latency, server memory per

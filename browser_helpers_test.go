@@ -1,6 +1,6 @@
 package main
 
-// Helpers for the real-browser tests in browser_test.go: one headless
+// Helpers for the real-browser tests (browser_*_test.go): one headless
 // Chromium per test, one tab per user in its own browser context (its own
 // cookie jar), every action and wait bounded, and full-page screenshots of
 // every open tab when a test fails.
@@ -80,13 +80,14 @@ type browser struct {
 	tabs []*tab
 }
 
-// startWithBrowser starts the app with cfg, then a browser for it. Without
-// Chromium it skips (fails on CI) before spending time on the app.
-func startWithBrowser(t *testing.T, cfg config) *browser {
+// startWithBrowser starts an app (newTestApp with opts), then a browser
+// for it. Without Chromium it skips (fails on CI) before spending time on
+// the app.
+func startWithBrowser(t *testing.T, opts ...appOption) (*testApp, *browser) {
 	t.Helper()
 	chromiumPath(t)
-	base, _ := startApp(t, cfg)
-	return newBrowser(t, base)
+	a := newTestApp(t, opts...)
+	return a, newBrowser(t, a.Base)
 }
 
 // newBrowser starts a headless Chromium for the app at base. It closes when

@@ -1,30 +1,19 @@
 package main
 
 // Real-browser tests of the live updates: what one user does reaches the
-// others' open pages without a reload, a page whose stream is cut catches
-// up exactly once, announcements reach their hostel only, and one user can
-// keep more than six pages open (HTTP/2, or hidden tabs giving their stream
-// back over HTTP/1.1). Each test starts its own app with demo data and its
-// own Chromium; see browser_helpers_test.go for the tab helpers.
+// others' open pages without a reload, and announcements reach their
+// hostel only. Beside them, what every live test uses: a recorder of what
+// a page's stream does, and the tab helpers that read it. A page whose
+// stream is cut is in browser_reconnect_test.go; many pages of one user
+// (HTTP/2, hidden tabs, pages not shown) in browser_tabs_test.go. Each
+// test starts its own app with demo data and its own Chromium; see
+// browser_helpers_test.go for the tab helpers every browser test uses.
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"io"
-	"math/big"
-	"net"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -35,7 +24,7 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
-	"hostelhub/store"
+	"hostelhub/handlers/webtest"
 )
 
 // liveRecorder runs in every document of a tab that records (liveTab),
@@ -145,8 +134,7 @@ func goTo(path string) func(*tab) error {
 
 // signInAs signs in through the form (its fields filled without key
 // events, to save time) and wants to land on home: a page the test then
-// keeps, since a page with a stream that is left keeps its stream open in
-// Chrome's back/forward cache (see the skipped test at the end).
+// keeps.
 func signInAs(email, home string) func(*tab) error {
 	return func(tb *tab) error {
 		if err := goTo("/login")(tb); err != nil {
@@ -270,65 +258,11 @@ func (tb *tab) nextHop() string {
 	return evalJS[string](tb, `performance.getEntriesByType("navigation")[0].nextHopProtocol`)
 }
 
-// startAppOn serves hostelhub with cfg on ln, as startApp does, and returns
-// its URL (https when cfg has a certificate) and a func that stops it as a
-// deployment stops it: cancel, wait for Serve to return (its streams ended
-// cleanly), release the app. The test's end stops it if it still runs.
-func startAppOn(t *testing.T, cfg config, ln net.Listener) (string, func()) {
+// reportAs files an issue through the form with a client signed in as a
+// student (no browser), and returns its id.
+func reportAs(t *testing.T, c *webtest.Client, title string) int64 {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	a, err := newApp(ctx, cfg, discardLogger(), io.Discard)
-	if err != nil {
-		cancel()
-		ln.Close()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- a.Serve(ctx, ln) }()
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("serve: %v", err)
-				}
-				a.Close()
-			case <-time.After(cfg.ShutdownGrace + 5*time.Second):
-				t.Errorf("the server did not stop within its grace period and 5 s")
-			}
-		})
-	}
-	t.Cleanup(stop)
-	scheme := "http"
-	if cfg.TLSCert != "" {
-		scheme = "https"
-	}
-	return scheme + "://" + ln.Addr().String(), stop
-}
-
-// listenOn listens on addr again, once the server that had it has let go.
-func listenOn(t *testing.T, addr string) net.Listener {
-	t.Helper()
-	deadline := time.Now().Add(3 * time.Second)
-	for {
-		ln, err := net.Listen("tcp", addr)
-		if err == nil {
-			return ln
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("listen on %s again: %v", addr, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// reportAs files an issue through the form with a plain HTTP client signed
-// in as a student (no browser), and returns its id.
-func reportAs(t *testing.T, c *http.Client, base, title string) int64 {
-	t.Helper()
-	res := postForm(t, c, base, "/issues", url.Values{"title": {title}, "category": {"water"}, "priority": {"high"}, "location": {"Block B"}})
+	res := c.PostForm("/issues", url.Values{"title": {title}, "category": {"water"}, "priority": {"high"}, "location": {"Block B"}})
 	m := regexp.MustCompile(`^/issues/(\d+)$`).FindStringSubmatch(res.Header.Get("Location"))
 	if res.StatusCode != http.StatusSeeOther || m == nil {
 		t.Fatalf("report %q: got %d to %q, want 303 to /issues/{id}", title, res.StatusCode, res.Header.Get("Location"))
@@ -345,7 +279,7 @@ func issueID(id int64) string { return "issue-" + strconv.FormatInt(id, 10) }
 // the student's open issue page show the new status (and the page the
 // note) without a reload. Each page gets the row rendered for its viewer.
 func TestBrowserLiveIssueFlow(t *testing.T) {
-	b := startWithBrowser(t, testConfig(t, true))
+	_, b := startWithBrowser(t)
 
 	// Both sign in through the form and land on their open list.
 	warden := liveTab(b, "warden1-list")
@@ -454,240 +388,13 @@ func TestBrowserLiveIssueFlow(t *testing.T) {
 	studentList.waitToast(title + ": now in progress")
 }
 
-// cutter is a TCP proxy between the browser and the app that can drop
-// every connection through it at once (a reset, as a network drop) and
-// refuse new ones until told otherwise, while the server runs on.
-type cutter struct {
-	ln     net.Listener
-	target string
-
-	mu    sync.Mutex
-	down  bool
-	conns map[net.Conn]bool
-	wg    sync.WaitGroup
-}
-
-func startCutter(t *testing.T, target string) *cutter {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &cutter{ln: ln, target: target, conns: map[net.Conn]bool{}}
-	c.wg.Add(1)
-	go c.accept()
-	t.Cleanup(c.close)
-	return c
-}
-
-func (c *cutter) url() string { return "http://" + c.ln.Addr().String() }
-
-func (c *cutter) accept() {
-	defer c.wg.Done()
-	for {
-		conn, err := c.ln.Accept()
-		if err != nil {
-			return
-		}
-		c.wg.Add(1)
-		go c.relay(conn)
-	}
-}
-
-func (c *cutter) relay(client net.Conn) {
-	defer c.wg.Done()
-	c.mu.Lock()
-	down := c.down
-	c.mu.Unlock()
-	if down {
-		reset(client)
-		return
-	}
-	server, err := net.DialTimeout("tcp", c.target, 2*time.Second)
-	if err != nil {
-		reset(client)
-		return
-	}
-	c.mu.Lock()
-	if c.down || c.conns == nil {
-		c.mu.Unlock()
-		reset(client)
-		server.Close()
-		return
-	}
-	c.conns[client], c.conns[server] = true, true
-	c.mu.Unlock()
-	done := make(chan struct{}, 2)
-	go func() { io.Copy(server, client); done <- struct{}{} }()
-	go func() { io.Copy(client, server); done <- struct{}{} }()
-	<-done
-	c.mu.Lock()
-	delete(c.conns, client)
-	delete(c.conns, server)
-	c.mu.Unlock()
-	client.Close()
-	server.Close()
-	<-done
-}
-
-// reset closes a connection with a TCP reset, as a dropped network shows itself.
-func reset(conn net.Conn) {
-	if tc, ok := conn.(*net.TCPConn); ok {
-		tc.SetLinger(0)
-	}
-	conn.Close()
-}
-
-// cut drops every connection through the cutter and refuses new ones until up.
-func (c *cutter) cut() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.down = true
-	n := 0
-	for conn := range c.conns {
-		reset(conn)
-		n++
-	}
-	return n / 2
-}
-
-func (c *cutter) up() {
-	c.mu.Lock()
-	c.down = false
-	c.mu.Unlock()
-}
-
-func (c *cutter) close() {
-	c.ln.Close()
-	c.mu.Lock()
-	for conn := range c.conns {
-		conn.Close()
-	}
-	c.conns = nil
-	c.mu.Unlock()
-	c.wg.Wait()
-}
-
-// TestBrowserLiveCatchesUpAfterADropAndARestart: a warden's page whose
-// stream is cut shows "reconnecting", then catches up with what it missed,
-// exactly once and without a reload, and goes back to "live": first after a
-// dropped connection with the server running on (a proxy cuts it), then
-// across a restart of the server on the same address and database.
-func TestBrowserLiveCatchesUpAfterADropAndARestart(t *testing.T) {
-	chromiumPath(t)
-	cfg := testConfig(t, true)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	base, stop := startAppOn(t, cfg, ln)
-	link := startCutter(t, addr)
-	b := newBrowser(t, base)
-
-	// Two tabs of the warden: one straight to the server, one through a link the test can cut.
-	direct := liveTab(b, "warden1-direct")
-	if home := direct.signIn("warden1@demo.test", "demo"); home != "/issues" {
-		t.Fatalf("the warden landed on %s, want /issues", home)
-	}
-	linked := liveTabBeside(b, direct, "warden1-through-the-cutter")
-	linked.openAt(link.url() + "/issues")
-	direct.waitLiveState("live")
-	linked.waitLiveState("live")
-	directMark, linkedMark := direct.setMarker(), linked.setMarker()
-
-	student := newClient()
-	signIn(t, student, base, "student1@demo.test", "demo")
-
-	// 1. The network drops under one page; the server runs on.
-	cutAt := time.Now()
-	t.Logf("the cutter reset %d connections (the stream's, and idle ones)", link.cut())
-	linked.waitLiveState("reconnecting")
-	dropped := reportAs(t, student, base, "Geyser tripped during the drop "+uniqueWord())
-	direct.waitFor("the issue on the page that kept its stream", `!!document.getElementById(`+jsString(issueID(dropped))+`)`)
-	if n := linked.copies(issueID(dropped)); n != 0 || linked.liveState() != "reconnecting" {
-		t.Fatalf("the cut page has %d copies of the issue and says %q while its link is down; want 0 and reconnecting", n, linked.liveState())
-	}
-	link.up()
-	linked.waitLiveState("live")
-	linked.waitFor("the missed issue after the reconnect", `!!document.getElementById(`+jsString(issueID(dropped))+`)`)
-	t.Logf("drop: cut → reconnecting → live with the missed issue in %v", time.Since(cutAt).Round(time.Millisecond))
-	if n := linked.copies(issueID(dropped)); n != 1 {
-		t.Errorf("after the drop the page shows the missed issue %d times, want once", n)
-	}
-	linked.sameDocument(linkedMark, "the reconnect after a drop")
-
-	// 2. The server restarts on the same address and database.
-	stopAt := time.Now()
-	stop()
-	t.Logf("the server stopped in %v", time.Since(stopAt).Round(time.Millisecond))
-	direct.waitLiveState("reconnecting")
-	linked.waitLiveState("reconnecting")
-
-	// An issue reported while the server is down, straight into its database.
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	st, err := store.Open(ctx, cfg.DatabaseURL, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := st.UserByEmail(ctx, "student1@demo.test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	gap, err := st.CreateIssue(ctx, store.NewIssue{HostelID: 1, ReporterID: u.ID, Title: "Power cut while the server was down " + uniqueWord(),
-		Category: "electrical", Priority: store.Urgent, Location: "Block A"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.Close()
-	for _, tb := range []*tab{direct, linked} {
-		if s := tb.liveState(); s != "reconnecting" {
-			t.Errorf("%s: #live says %q while the server is down, want reconnecting", tb.name, s)
-		}
-	}
-
-	startAppOn(t, cfg, listenOn(t, addr))
-	restartedAt := time.Now()
-	// And one through the new server, most likely before the pages reconnect.
-	student = newClient()
-	signIn(t, student, base, "student1@demo.test", "demo")
-	after := reportAs(t, student, base, "Lift stuck after the restart "+uniqueWord())
-	t.Logf("reported %d through the new server while the pages said %q and %q", after, direct.liveState(), linked.liveState())
-
-	for _, tb := range []*tab{direct, linked} {
-		tb.waitLiveState("live")
-		tb.waitFor("the issues reported across the restart", `!!document.getElementById(`+jsString(issueID(gap))+`) && !!document.getElementById(`+jsString(issueID(after))+`)`)
-	}
-	t.Logf("restart: new server up → both pages live with both issues in %v (stopped → up: %v)",
-		time.Since(restartedAt).Round(time.Millisecond), restartedAt.Sub(stopAt).Round(time.Millisecond))
-	direct.sameDocument(directMark, "the reconnect after a restart")
-	linked.sameDocument(linkedMark, "the reconnect after a restart")
-	for _, tb := range []*tab{direct, linked} {
-		for _, id := range []int64{dropped, gap, after} {
-			if n := tb.copies(issueID(id)); n != 1 {
-				t.Errorf("%s: issue %d shows %d times, want once", tb.name, id, n)
-			}
-		}
-		// Once by the server too, not only once on the page thanks to app.js.
-		if n := tb.messages("new_issue", ""); n != 3 {
-			t.Errorf("%s: the stream handed the page %d new_issue messages, want 3 (one per issue)", tb.name, n)
-		}
-		if ids := tb.rowIDs("article.issue"); len(ids) < 3 || ids[0] != after || ids[1] != gap || ids[2] != dropped {
-			t.Errorf("%s: the list starts %v, want the newest first: %d, %d, %d", tb.name, ids[:min(3, len(ids))], after, gap, dropped)
-		}
-		t.Logf("%s: #live went %v", tb.name, tb.liveStates())
-	}
-}
-
-// TestBrowserLiveAnnouncementsReachTheirHostelOnly: management posts an
 // announcement to hostel 1 through the form; a hostel-1 student sees it
 // arrive on /announcements and as a toast on /issues, without a reload; a
 // hostel-2 student's pages never get it (watched for a second after hostel
 // 1 had it), though their streams work: hostel 2's own announcement, posted
 // next, reaches them.
 func TestBrowserLiveAnnouncementsReachTheirHostelOnly(t *testing.T) {
-	b := startWithBrowser(t, testConfig(t, true))
+	_, b := startWithBrowser(t)
 
 	// Each student signs in on /issues and opens /announcements beside it.
 	s1iss, s2iss, admin := liveTab(b, "student1-issues"), liveTab(b, "student2-issues"), b.newTab("admin")
@@ -774,282 +481,4 @@ func TestBrowserLiveAnnouncementsReachTheirHostelOnly(t *testing.T) {
 	for tb, m := range marks {
 		tb.sameDocument(m, "the announcements")
 	}
-}
-
-// selfSignedCert writes a certificate for 127.0.0.1 and its key to files,
-// and returns them with a pool that trusts the certificate.
-func selfSignedCert(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(now.UnixNano()), Subject: pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
-		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IsCA: true, BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool = x509.NewCertPool()
-	pool.AddCert(cert)
-	return certFile, keyFile, pool
-}
-
-// TestBrowserLiveEightTabsOverHTTP2: over HTTPS the app speaks HTTP/2, so
-// one user's eight tabs (one browser context: one cookie jar, one
-// connection pool) all load and all hold a live stream at once, where
-// HTTP/1.1 allows six connections; a report then reaches all eight.
-func TestBrowserLiveEightTabsOverHTTP2(t *testing.T) {
-	chromiumPath(t)
-	cfg := testConfig(t, true)
-	certFile, keyFile, pool := selfSignedCert(t)
-	cfg.TLSCert, cfg.TLSKey = certFile, keyFile
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	base, _ := startAppOn(t, cfg, ln)
-	b := newBrowserWith(t, base, chromedp.IgnoreCertErrors)
-
-	first := liveTab(b, "warden1-tab1")
-	if home := first.signIn("warden1@demo.test", "demo"); home != "/issues" {
-		t.Fatalf("the warden landed on %s, want /issues", home)
-	}
-	tabs := []*tab{first}
-	for i := 2; i <= 8; i++ {
-		tabs = append(tabs, liveTabBeside(b, first, fmt.Sprintf("warden1-tab%d", i)))
-	}
-	began := time.Now()
-	inParallel(t, tabs[1:], "open /issues", goTo("/issues"))
-	for _, tb := range tabs {
-		tb.waitLiveState("live")
-		if p := tb.nextHop(); p != "h2" {
-			t.Errorf("%s: the page came over %q, want h2", tb.name, p)
-		}
-	}
-	t.Logf("7 more tabs loaded, and all 8 live over HTTP/2, in %v", time.Since(began).Round(time.Millisecond))
-
-	transport := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
-	defer transport.CloseIdleConnections()
-	jar, _ := cookiejar.New(nil)
-	student := &http.Client{Jar: jar, Timeout: 10 * time.Second, Transport: transport,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	signIn(t, student, base, "student1@demo.test", "demo")
-	reported := time.Now()
-	id := reportAs(t, student, base, "Corridor light flickers "+uniqueWord())
-	var slowest time.Duration
-	for _, tb := range tabs {
-		tb.waitFor("the report on every tab", `!!document.getElementById(`+jsString(issueID(id))+`)`)
-		slowest = max(slowest, tb.seenAt(issueID(id)).Sub(reported))
-		if n := tb.copies(issueID(id)); n != 1 {
-			t.Errorf("%s: the report shows %d times, want once", tb.name, n)
-		}
-		if s := tb.liveState(); s != "live" {
-			t.Errorf("%s: #live says %q, want live", tb.name, s)
-		}
-	}
-	t.Logf("report → all 8 tabs within %v", slowest.Round(time.Millisecond))
-}
-
-// TestBrowserLiveHiddenTabsGiveBackTheirConnection: over HTTP/1.1 a browser
-// opens six connections per origin, and each page with a stream holds one.
-// Seven pages of one user are six streams and a page that cannot load; the
-// hidden ones give their stream back five seconds after being hidden
-// (app.js), so the waiting page loads and goes live, and so does an eighth.
-// Shown again, a hidden page reconnects, replays what it missed and shows
-// it once.
-func TestBrowserLiveHiddenTabsGiveBackTheirConnection(t *testing.T) {
-	b := startWithBrowser(t, testConfig(t, true))
-
-	// The eighth tab opens the user's browser context and waits, blank.
-	eighth := liveTab(b, "warden1-tab8")
-	var tabs []*tab
-	for i := 1; i <= 7; i++ {
-		tabs = append(tabs, liveTabBeside(b, eighth, fmt.Sprintf("warden1-tab%d", i)))
-	}
-	six, seventh := tabs[:6], tabs[6]
-
-	// Six pages of the list: six streams, one connection each.
-	if home := six[0].signIn("warden1@demo.test", "demo"); home != "/issues" {
-		t.Fatalf("the warden landed on %s, want /issues", home)
-	}
-	inParallel(t, six[1:], "open /issues", goTo("/issues"))
-	waitAllLive(t, six...)
-	if p := six[0].nextHop(); p != "http/1.1" {
-		t.Fatalf("the page came over %q: this test is about HTTP/1.1", p)
-	}
-
-	// The seventh page cannot load while six streams hold the connections.
-	// The six are hidden at once; watch the seventh until just before app.js
-	// releases their streams (5 s after hiding), then see it load.
-	loaded := make(chan error, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(seventh.ctx, 20*time.Second)
-		defer cancel()
-		res, err := chromedp.RunResponse(ctx, chromedp.Navigate(b.base+"/issues"))
-		if err == nil && (res == nil || res.Status != 200) {
-			err = fmt.Errorf("got %s, want 200", resStatus(res))
-		}
-		loaded <- err
-	}()
-	hidden := time.Now()
-	for _, tb := range six {
-		tb.setHidden(true)
-	}
-	select {
-	case err := <-loaded:
-		t.Fatalf("a seventh page loaded %v after the six were hidden, before their streams were released (%v): the six-connection limit this test is about is not there",
-			time.Since(hidden), err)
-	case <-time.After(time.Until(hidden.Add(4500 * time.Millisecond))):
-	}
-	select {
-	case err := <-loaded:
-		if err != nil {
-			t.Fatalf("the seventh page: %v", err)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("the seventh page did not load within 20 s of hiding the six")
-	}
-	loadedIn := time.Since(hidden)
-	seventh.waitLiveState("live")
-	t.Logf("hid six → the seventh page loaded %v later", loadedIn.Round(time.Millisecond))
-	seventh.setHidden(true)
-	for _, tb := range six {
-		tb.waitLiveState("paused")
-	}
-	seventh.waitLiveState("paused")
-
-	// With seven hidden and paused, the eighth opens the list and goes live.
-	eighth.openOK("/issues")
-	eighth.waitLiveState("live")
-	mark := map[*tab]string{eighth: eighth.setMarker()}
-	for _, tb := range tabs {
-		mark[tb] = tb.setMarker()
-	}
-	t.Logf("seven hidden and paused, the eighth live: %v after hiding six", time.Since(hidden).Round(time.Millisecond))
-
-	// A report reaches the visible tab live; the hidden ones hold no stream.
-	student := newClient()
-	signIn(t, student, b.base, "student1@demo.test", "demo")
-	id := reportAs(t, student, b.base, "Bathroom tap leaks "+uniqueWord())
-	rowID := issueID(id)
-	eighth.waitFor("the report on the visible tab", `!!document.getElementById(`+jsString(rowID)+`)`)
-	for _, tb := range tabs {
-		if tb.copies(rowID) != 0 || tb.liveState() != "paused" {
-			t.Errorf("%s: hidden, it shows the report %d times and says %q; want 0 and paused", tb.name, tb.copies(rowID), tb.liveState())
-		}
-	}
-
-	// Shown again, each reconnects and replays what it missed, once. Five
-	// at a time (with the eighth: six streams); the user then closes them
-	// and looks at the last two.
-	show := func(group []*tab) {
-		t.Helper()
-		shown := time.Now()
-		for _, tb := range group {
-			tb.setHidden(false)
-		}
-		for _, tb := range group {
-			tb.waitLiveState("live")
-			tb.waitFor("the missed report after the replay", `!!document.getElementById(`+jsString(rowID)+`)`)
-		}
-		t.Logf("showed %d tabs → all live with the missed report in %v", len(group), time.Since(shown).Round(time.Millisecond))
-		for _, tb := range group {
-			if n := tb.copies(rowID); n != 1 {
-				t.Errorf("%s: shown again, it shows the report %d times, want once", tb.name, n)
-			}
-			if n := tb.messages("new_issue", ""); n != 1 {
-				t.Errorf("%s: shown again, its stream was handed %d new_issue messages, want 1", tb.name, n)
-			}
-			if ids := tb.rowIDs("article.issue"); len(ids) == 0 || ids[0] != id {
-				t.Errorf("%s: the list starts %v, want the report on top", tb.name, ids[:min(1, len(ids))])
-			}
-			tb.sameDocument(mark[tb], "showing the tab again")
-		}
-	}
-	show(tabs[:5])
-	var wg sync.WaitGroup
-	for _, tb := range tabs[:5] {
-		wg.Go(tb.close)
-	}
-	wg.Wait()
-	show(tabs[5:])
-	eighth.sameDocument(mark[eighth], "the report")
-	if n := eighth.copies(rowID); n != 1 {
-		t.Errorf("the eighth tab shows the report %d times, want once", n)
-	}
-}
-
-// TestBrowserLivePagesNotShownGiveBackTheirStream: a page the user has left
-// (Chrome keeps it, frozen, in its back/forward cache) and a tab opened in
-// the background hold no stream. Over HTTP/1.1 one tab can then click
-// through more than six pages; a page shown again from the cache resumes
-// and catches up without a reload; a page loaded hidden pauses as one
-// hidden later does.
-func TestBrowserLivePagesNotShownGiveBackTheirStream(t *testing.T) {
-	b := startWithBrowser(t, testConfig(t, true))
-	w := liveTab(b, "warden1")
-	if home := w.signIn("warden1@demo.test", "demo"); home != "/issues" {
-		t.Fatalf("the warden landed on %s, want /issues", home)
-	}
-	w.waitLiveState("live")
-	ids := w.rowIDs("article.issue")
-	if len(ids) < 7 {
-		t.Fatalf("the warden's list has %d issues, want 7 to click through", len(ids))
-	}
-	var mark string
-	for i, id := range ids[:7] {
-		w.openOK(fmt.Sprintf("/issues/%d", id))
-		w.waitLiveState("live")
-		if i == 5 {
-			mark = w.setMarker()
-		}
-	}
-
-	// Back: the sixth page comes from the cache, resumes, and catches up
-	// with a report made meanwhile.
-	student := newClient()
-	signIn(t, student, b.base, "student1@demo.test", "demo")
-	title := "Reported while the page was cached " + uniqueWord()
-	reportAs(t, student, b.base, title)
-	evalJS[chromedp.Void](w, "history.back()")
-	w.waitFor("the previous page", fmt.Sprintf("location.pathname === \"/issues/%d\"", ids[5]))
-	w.waitLiveState("live")
-	w.waitToast("New issue: " + title)
-	w.sameDocument(mark, "going back (the page should come from the back/forward cache)")
-
-	// A tab opened in the background: hidden from its first script on.
-	bg := liveTabBeside(b, w, "warden1-background")
-	bg.do("start hidden", chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
-		_, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: `
-			Object.defineProperty(document, "hidden", {configurable: true, get: () => true});
-			Object.defineProperty(document, "visibilityState", {configurable: true, get: () => "hidden"});`})
-		return err
-	}))
-	bg.openOK("/issues")
-	bg.waitLiveState("paused")
-	bg.setHidden(false)
-	bg.waitLiveState("live")
 }

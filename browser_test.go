@@ -1,7 +1,7 @@
 package main
 
 // Real-browser tests: headless Chromium driven through chromedp against the
-// whole app (startApp) with demo data. Each test starts its own app and its
+// whole app (newTestApp) with demo data. Each test starts its own app and its
 // own browser; each user gets a tab in a browser context of its own, so
 // sessions never leak between users. See browser_helpers_test.go.
 //
@@ -27,7 +27,7 @@ import (
 // TestBrowserWorksWithoutJavaScript: every form works as a plain form, and
 // two users at once keep their own sessions.
 func TestBrowserWorksWithoutJavaScript(t *testing.T) {
-	b := startWithBrowser(t, testConfig(t, true))
+	_, b := startWithBrowser(t)
 
 	student := b.newTab("student1", withoutJS())
 	if home := student.signIn("student1@demo.test", "demo"); home != "/issues" {
@@ -115,7 +115,7 @@ func TestBrowserWorksWithoutJavaScript(t *testing.T) {
 // row and a filter swaps the list, neither loading a page; a refused move
 // shows its reason inside the row.
 func TestBrowserHTMXSwapsInPlace(t *testing.T) {
-	b := startWithBrowser(t, testConfig(t, true))
+	_, b := startWithBrowser(t)
 	w := b.newTab("warden1")
 	w.signIn("warden1@demo.test", "demo")
 	word := uniqueWord()
@@ -213,16 +213,10 @@ func TestBrowserHTMXSwapsInPlace(t *testing.T) {
 // chart and shows figures that agree with the database, also right after
 // a change.
 func TestBrowserDashboardMatchesTheDatabase(t *testing.T) {
-	cfg := testConfig(t, true)
-	b := startWithBrowser(t, cfg)
+	a, b := startWithBrowser(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	st, err := store.Open(ctx, cfg.DatabaseURL, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	db := st.DB().DB
+	db := a.store().DB().DB
 
 	admin := b.newTab("admin")
 	if home := admin.signIn("admin@demo.test", "demo"); home != "/dashboard" {
@@ -412,7 +406,7 @@ func barAt(ns []int64, i int) any {
 // TestBrowserPhoneLayout: at a phone's width nothing scrolls sideways and
 // every field has a label.
 func TestBrowserPhoneLayout(t *testing.T) {
-	b := startWithBrowser(t, testConfig(t, true))
+	_, b := startWithBrowser(t)
 	shots := os.Getenv("HOSTELHUB_SCREENSHOTS")
 	if shots != "" {
 		if err := os.MkdirAll(shots, 0o755); err != nil {
@@ -499,7 +493,7 @@ func checkPhonePage(t *testing.T, tb *tab, name string) {
 // TestBrowserContentSecurityPolicyHolds: the pages run under the strict
 // policy without a console error or a blocked script or style, and htmx loads.
 func TestBrowserContentSecurityPolicyHolds(t *testing.T) {
-	b := startWithBrowser(t, testConfig(t, true))
+	_, b := startWithBrowser(t)
 	w := b.newTab("warden1")
 	w.signIn("warden1@demo.test", "demo")
 	id := w.reportIssue(issueReport{Title: "Wi-Fi down " + uniqueWord(), Category: "internet", Priority: "urgent"})

@@ -4,19 +4,11 @@ import (
 	"bytes"
 	"context"
 	"flag"
-	"io"
-	"log/slog"
-	"net"
 	"net/http"
-	"net/http/cookiejar"
-	"net/url"
-	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
-	"time"
 
-	"golang.org/x/crypto/bcrypt"
+	"hostelhub/handlers/webtest"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -57,62 +49,24 @@ func TestConfigRefusesInsecureDefaults(t *testing.T) {
 	}
 }
 
-// startApp serves hostelhub on a free port until the test ends.
-func startApp(t *testing.T, cfg config) (string, *bytes.Buffer) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	var out bytes.Buffer
-	a, err := newApp(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), &out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- a.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-		a.Close()
-	})
-	return "http://" + ln.Addr().String(), &out
-}
-
-func testConfig(t *testing.T, demo bool) config {
-	return config{Addr: "127.0.0.1:0", DatabaseURL: filepath.Join(t.TempDir(), "hostelhub.db"), Demo: demo,
-		SessionSecret: "a test secret that is long enough..", LogFormat: "text", ShutdownGrace: 5 * time.Second,
-		passwordCost: bcrypt.MinCost}
-}
-
 func TestDemoModeFillsAnEmptyDatabaseOnce(t *testing.T) {
-	cfg := testConfig(t, true)
-	base, out := startApp(t, cfg)
+	cfg := testConfig(t)
+	a := startApp(t, cfg)
 	for _, want := range []string{"admin@demo.test", "warden3@demo.test", "student1@demo.test", `password "demo"`} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("demo start did not print %q:\n%s", want, out)
+		if !strings.Contains(a.Out.String(), want) {
+			t.Errorf("demo start did not print %q:\n%s", want, a.Out)
 		}
 	}
-	c := newClient()
-	signIn(t, c, base, "warden2@demo.test", "demo")
-	res, err := c.Get(base + "/issues")
-	if err != nil || res.StatusCode != http.StatusOK {
-		t.Fatalf("warden's list: %v %v", res.StatusCode, err)
-	}
-	res.Body.Close()
+	webtest.WantStatus(t, a.login("warden2@demo.test").Get("/issues"), http.StatusOK)
 
 	// A second start on the same database keeps its data.
-	_, out2 := startApp(t, cfg)
-	if !strings.Contains(out2.String(), "already has data") {
-		t.Errorf("second demo start: got %q", out2)
+	if again := startApp(t, cfg); !strings.Contains(again.Out.String(), "already has data") {
+		t.Errorf("second demo start: got %q", again.Out)
 	}
 }
 
 func TestUserAddFromTheCommandLine(t *testing.T) {
-	cfg := testConfig(t, false)
+	cfg := testConfig(t, withoutDemo())
 	getenv := env(map[string]string{"DATABASE_URL": cfg.DatabaseURL})
 	var out, errOut bytes.Buffer
 	run := func(stdin string, args ...string) error {
@@ -139,61 +93,10 @@ func TestUserAddFromTheCommandLine(t *testing.T) {
 			t.Errorf("user add %v: got %v, want %q", bad.args, err, bad.want)
 		}
 	}
-	base, _ := startApp(t, cfg)
-	c := newClient()
-	signIn(t, c, base, "head@college.edu", "a long password")
-	res, err := c.Get(base + "/hostels")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	if res.StatusCode != http.StatusOK || !strings.Contains(string(b), "Nilgiri") {
+	c := startApp(t, cfg).client()
+	c.SignIn("head@college.edu", "a long password")
+	res := c.Get("/hostels")
+	if res.StatusCode != http.StatusOK || !strings.Contains(res.Body, "Nilgiri") {
 		t.Errorf("management's hostels page: got %d", res.StatusCode)
 	}
 }
-
-func newClient() *http.Client {
-	jar, _ := cookiejar.New(nil)
-	return &http.Client{Jar: jar, Timeout: 10 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-}
-
-var csrfRe = regexp.MustCompile(`name="_csrf" value="([^"]+)"`)
-
-// formToken is c's CSRF token for base: the value of the cookie that the
-// first page sets, and that forms and the X-CSRF-Token header repeat.
-func formToken(t *testing.T, c *http.Client, base string) string {
-	t.Helper()
-	u, _ := url.Parse(base)
-	for range 2 {
-		for _, ck := range c.Jar.Cookies(u) {
-			if ck.Name == "_csrf" {
-				return ck.Value
-			}
-		}
-		res, err := c.Get(base + "/login")
-		if err != nil {
-			t.Fatal(err)
-		}
-		res.Body.Close()
-	}
-	t.Fatal("no CSRF cookie from " + base)
-	return ""
-}
-
-func signIn(t *testing.T, c *http.Client, base, email, password string) {
-	t.Helper()
-	res, err := c.PostForm(base+"/login", url.Values{"_csrf": {formToken(t, c, base)}, "email": {email}, "password": {password}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != http.StatusSeeOther {
-		t.Fatalf("sign in as %s: got %d, want 303", email, res.StatusCode)
-	}
-}
-
-func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
-
-func listen() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }

@@ -1,27 +1,33 @@
 package main
 
 import (
+	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 )
 
+// hostelhub as a process of its own, for what the in-process harness
+// (app_test.go) cannot show: a SIGTERM or a kill -9 under load, file
+// descriptors apart from the client's, memory and CPU of the server alone.
+
 var (
 	binaryOnce sync.Once
 	binaryPath string
 	binaryErr  error
-	binaryDir  string
+	binaryDir  string // removed by TestMain
 )
 
-// hostelhubBinary builds the command once per test run, for tests that
-// need the server in a process of its own: to kill it, or to count its
-// file descriptors apart from the client's.
+// hostelhubBinary builds the command once per test run.
 func hostelhubBinary(t testing.TB) string {
 	t.Helper()
 	binaryOnce.Do(func() {
@@ -30,9 +36,12 @@ func hostelhubBinary(t testing.TB) string {
 			return
 		}
 		binaryPath = filepath.Join(binaryDir, "hostelhub")
-		out, err := exec.Command("go", "build", "-o", binaryPath, ".").CombinedOutput()
+		goTool, err := exec.LookPath("go")
 		if err != nil {
-			binaryErr = &buildError{err: err, out: string(out)}
+			goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+		}
+		if out, err := exec.Command(goTool, "build", "-o", binaryPath, ".").CombinedOutput(); err != nil {
+			binaryErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
 	})
 	if binaryErr != nil {
@@ -41,12 +50,9 @@ func hostelhubBinary(t testing.TB) string {
 	return binaryPath
 }
 
-type buildError struct {
-	err error
-	out string
-}
-
-func (e *buildError) Error() string { return "go build: " + e.err.Error() + "\n" + e.out }
+// settings are the environment variables hostelhub reads: none of the
+// test environment's own (a REDIS_URL, say) reaches a server under test.
+var settings = []string{"ADDR", "DATABASE_URL", "REDIS_URL", "SESSION_SECRET", "DEMO", "TLS_CERT", "TLS_KEY", "LOG_FORMAT", "SHUTDOWN_GRACE"}
 
 // serverProcess is hostelhub running as a child process.
 type serverProcess struct {
@@ -54,14 +60,21 @@ type serverProcess struct {
 	cmd  *exec.Cmd
 	Base string
 	Addr string
-	env  []string
-	log  string
+	Env  []string // its whole environment (GOMAXPROCS and GOGC pass through from the test's)
+	Log  string   // its standard output and error: JSON log lines
+
+	exited  chan struct{} // closed when it has exited
+	waitErr error         // how it exited, once exited is closed
+	stopped bool
 }
 
-// startProcess runs the built server with env on a free port (or addr, when
-// restarting on the same one) and waits until /healthz answers.
+// startProcess runs the built server with env (on top of the test's own
+// environment without hostelhub's settings) on a free port, or on addr
+// when restarting on the same one, logging JSON to p.Log, and waits until
+// /healthz answers. It dies with the test process, whatever ends that.
 func startProcess(t testing.TB, addr string, env ...string) *serverProcess {
 	t.Helper()
+	bin := hostelhubBinary(t)
 	if addr == "" {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -70,20 +83,34 @@ func startProcess(t testing.TB, addr string, env ...string) *serverProcess {
 		addr = l.Addr().String()
 		l.Close()
 	}
-	p := &serverProcess{t: t, Addr: addr, Base: "http://" + addr, env: env, log: filepath.Join(t.TempDir(), "server.log")}
-	logf, err := os.Create(p.log)
+	dir := t.TempDir()
+	p := &serverProcess{t: t, Addr: addr, Base: "http://" + addr, Log: filepath.Join(dir, "server.log"), exited: make(chan struct{})}
+	for _, kv := range os.Environ() {
+		if name, _, _ := strings.Cut(kv, "="); !slices.Contains(settings, name) {
+			p.Env = append(p.Env, kv)
+		}
+	}
+	p.Env = append(append(p.Env, "ADDR="+addr, "LOG_FORMAT=json"), env...)
+	logFile, err := os.Create(p.Log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.cmd = exec.Command(hostelhubBinary(t))
-	p.cmd.Env = append(append(os.Environ(), "ADDR="+addr, "LOG_FORMAT=json"), env...)
-	p.cmd.Stdout, p.cmd.Stderr = logf, logf
+	defer logFile.Close() // the child has its own copy
+	p.cmd = exec.Command(bin)
+	p.cmd.Dir = dir
+	p.cmd.Env = p.Env
+	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	logf.Close()
+	go func() {
+		p.waitErr = p.cmd.Wait()
+		close(p.exited)
+	}()
 	t.Cleanup(p.Kill)
-	deadline := time.Now().Add(20 * time.Second)
+
+	deadline := time.Now().Add(time.Minute)
 	for {
 		res, err := http.Get(p.Base + "/healthz")
 		if err == nil {
@@ -92,31 +119,59 @@ func startProcess(t testing.TB, addr string, env ...string) *serverProcess {
 				return p
 			}
 		}
+		select {
+		case <-p.exited:
+			t.Fatalf("hostelhub on %s exited at start (%v); its log:\n%s", addr, p.waitErr, p.tail(4000))
+		default:
+		}
 		if time.Now().After(deadline) {
-			b, _ := os.ReadFile(p.log)
-			t.Fatalf("hostelhub on %s did not become ready: %v\n%s", addr, err, b)
+			t.Fatalf("hostelhub on %s did not answer /healthz within a minute (%v); its log:\n%s", addr, err, p.tail(4000))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 }
 
+// Pid is the process's id, for reading its memory and CPU in /proc.
+func (p *serverProcess) Pid() int { return p.cmd.Process.Pid }
+
 // Terminate sends SIGTERM and waits for the process to exit.
-func (p *serverProcess) Terminate() error {
-	if p.cmd == nil {
-		return nil
+func (p *serverProcess) Terminate() error { return p.Stop(time.Hour) }
+
+// Stop sends SIGTERM and waits up to grace for the process to exit, then
+// kills it; it returns how the process ended. Only the first call stops.
+func (p *serverProcess) Stop(grace time.Duration) error {
+	if p.stopped {
+		return p.waitErr
+	}
+	p.stopped = true
+	select {
+	case <-p.exited:
+		return p.waitErr
+	default:
 	}
 	p.cmd.Process.Signal(syscall.SIGTERM)
-	err := p.cmd.Wait()
-	p.cmd = nil
-	return err
+	select {
+	case <-p.exited:
+		return p.waitErr
+	case <-time.After(grace):
+		p.cmd.Process.Kill()
+		<-p.exited
+		return fmt.Errorf("killed after %v without exiting on SIGTERM", grace)
+	}
 }
 
 // Kill ends the process at once, as a crash would.
 func (p *serverProcess) Kill() {
-	if p.cmd == nil {
+	if p.stopped {
 		return
 	}
+	p.stopped = true
 	p.cmd.Process.Kill()
-	p.cmd.Wait()
-	p.cmd = nil
+	<-p.exited
+}
+
+// tail is the end of the process's log, n bytes at most.
+func (p *serverProcess) tail(n int) string {
+	data, _ := os.ReadFile(p.Log)
+	return string(data[max(0, len(data)-n):])
 }

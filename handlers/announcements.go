@@ -6,7 +6,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"hostelhub/store"
 	"hostelhub/views"
 )
 
@@ -20,11 +19,7 @@ func (h *Handler) listAnnouncements(c echo.Context) error {
 
 func (h *Handler) renderAnnouncements(c echo.Context, status int, f views.AnnouncementForm, errs views.Errors) error {
 	u := currentUser(c)
-	canPost := can(u, AnnounceAll, 0) || (u.Role == store.Warden && len(u.HostelIDs) > 0)
-	var hostels []int64 // nil: every announcement
-	if u.Role != store.Management {
-		hostels = append([]int64{}, u.HostelIDs...)
-	}
+	hostels := visibleHostels(u) // nil: every announcement
 	stream, err := h.liveStream(c.Request().Context(), hostels)
 	if err != nil {
 		return err
@@ -33,20 +28,21 @@ func (h *Handler) renderAnnouncements(c echo.Context, status int, f views.Announ
 	if err != nil {
 		return err
 	}
-	p, err := h.pageWithHostels(c, "Announcements", canPost)
-	if err != nil {
-		return err
+	p := h.page(c, "Announcements")
+	if canSome(u, announce) {
+		if p, err = h.pageWithHostels(c, "Announcements", announce); err != nil {
+			return err
+		}
 	}
 	p.Stream = stream
-	return render(c, status, views.AnnouncementsPage(p, list, f, errs, canPost))
+	may := views.AnnouncementsCan{PostAll: can(u, announceAll, 0)}
+	may.Post = may.PostAll || len(p.Hostels) > 0
+	return render(c, status, views.AnnouncementsPage(p, list, f, errs, may))
 }
 
 // createAnnouncement posts an announcement to one hostel, or (management) to all.
 func (h *Handler) createAnnouncement(c echo.Context) error {
 	u := currentUser(c)
-	if u.Role == store.Student {
-		return forbidden()
-	}
 	in := announcementInput{Title: c.FormValue("title"), Body: c.FormValue("body"), HostelID: c.FormValue("hostel_id")}
 	errs := in.validate()
 	var target *int64
@@ -55,7 +51,7 @@ func (h *Handler) createAnnouncement(c echo.Context) error {
 			// Empty means every hostel: management's to say. A warden's
 			// empty choice means their own hostel, when they have one.
 			switch {
-			case can(u, AnnounceAll, 0):
+			case can(u, announceAll, 0):
 			case len(u.HostelIDs) == 1:
 				target = &u.HostelIDs[0]
 			default:
@@ -63,7 +59,7 @@ func (h *Handler) createAnnouncement(c echo.Context) error {
 			}
 		} else {
 			id, _ := strconv.ParseInt(in.HostelID, 10, 64)
-			if !can(u, Announce, id) {
+			if !can(u, announce, id) {
 				return forbidden()
 			}
 			if _, err := h.store.Hostel(c.Request().Context(), id); err != nil {

@@ -1,21 +1,20 @@
 package handlers
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"mime"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/labstack/echo/v4"
 
 	"hostelhub/store"
 	"hostelhub/views"
 )
-
-func isAPI(c echo.Context) bool { return strings.HasPrefix(c.Request().URL.Path, "/api/") }
 
 // decodeJSON reads a JSON object body into v, refusing other media types,
 // unknown fields and trailing data.
@@ -74,7 +73,7 @@ func (h *Handler) apiCreateIssue(c echo.Context) error {
 	if in.HostelID == 0 {
 		in.HostelID = u.HomeHostel()
 	}
-	if !can(u, ReportIssue, in.HostelID) {
+	if !can(u, reportIssue, in.HostelID) {
 		return forbidden()
 	}
 	in.normalise()
@@ -108,7 +107,7 @@ func (h *Handler) apiChangeStatus(c echo.Context) error {
 	if errs := in.validate(); errs != nil {
 		return unprocessable(errs)
 	}
-	if !canIssue(u, ChangeStatus, is, store.Status(in.Status), h.now()) {
+	if !canIssue(u, changeStatus, is, store.Status(in.Status), h.now()) {
 		return forbidden()
 	}
 	ctx := c.Request().Context()
@@ -125,4 +124,96 @@ func (h *Handler) apiChangeStatus(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, map[string]any{"issue": fresh})
+}
+
+// dashboardSummary is the dashboard's figures as JSON, cached like the
+// page and sent compressed as cached to a client that takes gzip.
+func (h *Handler) dashboardSummary(c echo.Context) error {
+	f, status, err := h.cachedDashboard(c.Request().Context(), "json", h.renderDashboardJSON)
+	if err != nil {
+		return err
+	}
+	hd := c.Response().Header()
+	hd.Set("X-Cache", string(status))
+	hd.Add(echo.HeaderVary, echo.HeaderAcceptEncoding)
+	if acceptsGzip(c) {
+		out := renderBuffers.Get().(*bytes.Buffer)
+		defer putBuffer(out)
+		out.Grow(len(f.Plain)/2 + 64)
+		return writeGzip(c, echo.MIMEApplicationJSON, f.AppendGzip(out.AvailableBuffer(), nil, nil))
+	}
+	hd.Set(echo.HeaderContentLength, strconv.Itoa(len(f.Plain)))
+	return c.JSONBlob(http.StatusOK, f.Plain)
+}
+
+func (h *Handler) renderDashboardJSON(ctx context.Context) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, dashboardTimeout)
+	defer cancel()
+	d, err := h.store.Dashboard(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(dashboardJSON(d))
+}
+
+type summaryJSON struct {
+	At         string         `json:"at"`
+	Total      int            `json:"total"`
+	ByStatus   map[string]int `json:"by_status"`
+	ByHostel   []hostelJSON   `json:"by_hostel"`
+	ByCategory []categoryJSON `json:"by_category"`
+	Daily      []dayJSON      `json:"daily"`
+	Overdue    []overdueJSON  `json:"overdue"`
+	OverdueN   int            `json:"overdue_total"`
+}
+
+type hostelJSON struct {
+	ID                   int64   `json:"id"`
+	Name                 string  `json:"name"`
+	Open                 int     `json:"open"`
+	InProgress           int     `json:"in_progress"`
+	Total                int     `json:"total"`
+	MedianResolveSeconds float64 `json:"median_resolve_seconds"`
+}
+
+type categoryJSON struct {
+	Category   string `json:"category"`
+	Total      int    `json:"total"`
+	Unresolved int    `json:"unresolved"`
+}
+
+type dayJSON struct {
+	Day      string `json:"day"`
+	Created  int    `json:"created"`
+	Resolved int    `json:"resolved"`
+}
+
+type overdueJSON struct {
+	ID        int64  `json:"id"`
+	Title     string `json:"title"`
+	HostelID  int64  `json:"hostel_id"`
+	Status    string `json:"status"`
+	CreatedAt int64  `json:"created_at"`
+}
+
+func dashboardJSON(d *store.Dashboard) summaryJSON {
+	s := summaryJSON{At: d.At.Format("2006-01-02T15:04:05Z"), Total: d.Total, ByStatus: map[string]int{}, OverdueN: d.OverdueN}
+	for _, st := range store.Statuses {
+		s.ByStatus[string(st)] = d.ByStatus[st]
+	}
+	for _, h := range d.Hostels {
+		s.ByHostel = append(s.ByHostel, hostelJSON{ID: h.ID, Name: h.Name, Open: h.Open, InProgress: h.InProgress,
+			Total: h.Total, MedianResolveSeconds: h.MedianResolve.Seconds()})
+	}
+	for _, c := range d.Categories {
+		s.ByCategory = append(s.ByCategory, categoryJSON{Category: c.Category, Total: c.Total, Unresolved: c.Unresolved})
+	}
+	for _, day := range d.Days {
+		s.Daily = append(s.Daily, dayJSON{Day: day.Day.Format("2006-01-02"), Created: day.Created, Resolved: day.Resolved})
+	}
+	s.Overdue = []overdueJSON{}
+	for _, is := range d.Overdue {
+		s.Overdue = append(s.Overdue, overdueJSON{ID: is.ID, Title: is.Title, HostelID: is.HostelID, Status: string(is.Status), CreatedAt: is.CreatedAt})
+	}
+	return s
 }

@@ -16,68 +16,16 @@ import (
 )
 
 const (
-	sessionUserKey = "user_id"
-	userContextKey = "user"
-	badLogin       = "That email and password do not match an account."
-	tooManyLogins  = "Too many sign-in attempts. Wait a minute and try again."
+	badLogin      = "That email and password do not match an account."
+	tooManyLogins = "Too many sign-in attempts. Wait a minute and try again."
 )
-
-func currentUser(c echo.Context) *store.User {
-	u, _ := c.Get(userContextKey).(*store.User)
-	return u
-}
-
-// loadUser puts the signed-in user, fresh from the database, on the
-// context. Role and hostels always come from here, never from the request.
-func (h *Handler) loadUser(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		ctx := c.Request().Context()
-		id := h.sessions.GetInt64(ctx, sessionUserKey)
-		if id == 0 {
-			return next(c)
-		}
-		u, err := h.store.User(ctx, id)
-		if errors.Is(err, store.ErrNotFound) || (err == nil && u.Disabled) {
-			// Deleted or disabled since sign-in: signed out at once.
-			if err := h.sessions.Destroy(ctx); err != nil {
-				return err
-			}
-			return next(c)
-		}
-		if err != nil {
-			return err
-		}
-		c.Set(userContextKey, u)
-		return next(c)
-	}
-}
-
-// requireUser lets signed-in users through and sends others to sign in.
-func requireUser(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		if currentUser(c) != nil {
-			return next(c)
-		}
-		if isAPI(c) {
-			return echo.NewHTTPError(http.StatusUnauthorized, "Sign in first.")
-		}
-		if c.Request().Method == http.MethodGet && !isHTMX(c) {
-			return c.Redirect(http.StatusSeeOther, "/login")
-		}
-		return redirect(c, "/login")
-	}
-}
 
 // showLogin is the sign-in page.
 func (h *Handler) showLogin(c echo.Context) error {
 	if currentUser(c) != nil {
 		return c.Redirect(http.StatusSeeOther, "/")
 	}
-	p, err := h.page(c, "Sign in")
-	if err != nil {
-		return err
-	}
-	return render(c, http.StatusOK, views.LoginPage(p, "", ""))
+	return render(c, http.StatusOK, views.LoginPage(h.page(c, "Sign in"), "", ""))
 }
 
 // login signs a user in. Unknown emails and wrong passwords get the same
@@ -87,11 +35,7 @@ func (h *Handler) login(c echo.Context) error {
 	email := strings.TrimSpace(c.FormValue("email"))
 	password := c.FormValue("password")
 	fail := func(status int, msg string) error {
-		p, err := h.page(c, "Sign in")
-		if err != nil {
-			return err
-		}
-		return render(c, status, views.LoginPage(p, email, msg))
+		return render(c, status, views.LoginPage(h.page(c, "Sign in"), email, msg))
 	}
 	if !h.loginPerAccount.allow(strings.ToLower(email)) {
 		return fail(http.StatusTooManyRequests, tooManyLogins)

@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/labstack/echo/v4"
+
+	"hostelhub/handlers/webtest"
 	"hostelhub/store"
 )
 
@@ -28,6 +31,9 @@ var (
 	ownOnly = func(own int) [2]int { return [2]int{own, 404} }
 )
 
+// A refusal by role alone (a warden's "me too") is the route's, made
+// before the issue is looked up, so it is 403 in any hostel and tells
+// nothing of whether the issue exists.
 var authzRules = map[string]authzRule{
 	"GET /login":                   {anon: 200, student: seeOth, warden: seeOth, management: seeOth},
 	"POST /login":                  {anon: 401, student: [2]int{401, 401}, warden: [2]int{401, 401}, management: [2]int{401, 401}},
@@ -39,7 +45,7 @@ var authzRules = map[string]authzRule{
 	"GET /issues/:id":              {anon: 303, student: ownOnly(200), warden: ownOnly(200), management: ok},
 	"POST /issues/:id/status":      {anon: 303, student: ownOnly(403), warden: ownOnly(303), management: seeOth},
 	"POST /issues/:id/comments":    {anon: 303, student: ownOnly(403), warden: ownOnly(303), management: seeOth},
-	"POST /issues/:id/metoo":       {anon: 303, student: ownOnly(303), warden: ownOnly(403), management: forbid},
+	"POST /issues/:id/metoo":       {anon: 303, student: ownOnly(303), warden: forbid, management: forbid},
 	"GET /announcements":           {anon: 303, student: ok, warden: ok, management: ok},
 	"POST /announcements":          {anon: 303, student: forbid, warden: [2]int{303, 403}, management: seeOth},
 	"GET /hostels/:id/events":      {anon: 303, student: [2]int{200, 403}, warden: [2]int{200, 403}, management: ok},
@@ -63,7 +69,7 @@ var authzRules = map[string]authzRule{
 func TestAuthorisationMatrix(t *testing.T) {
 	ts := newTestServer(t)
 	ctx := context.Background()
-	callers := map[string]*client{"anon": ts.client(t)}
+	callers := map[string]*webtest.Client{"anon": ts.client(t)}
 	for _, email := range []string{"student1@demo.test", "warden1@demo.test", "admin@demo.test"} {
 		callers[email] = ts.login(t, email)
 	}
@@ -89,7 +95,7 @@ func TestAuthorisationMatrix(t *testing.T) {
 		}
 		return "1"
 	}
-	request := func(c *client, route string, otherHostel bool) response {
+	request := func(c *webtest.Client, route string, otherHostel bool) webtest.Response {
 		method, path, _ := strings.Cut(route, " ")
 		if strings.Contains(path, "/issues/:id") {
 			path = strings.Replace(path, ":id", fmt.Sprint(freshIssue(otherHostel)), 1)
@@ -99,43 +105,46 @@ func TestAuthorisationMatrix(t *testing.T) {
 			if otherHostel {
 				path += "?hostel=2"
 			}
-			return c.get(path)
+			return c.Get(path)
 		case "GET /hostels/:id/events", "GET /events":
-			return c.openStream(strings.Replace(path, ":id", hostel(otherHostel), 1))
+			return c.OpenStream(strings.Replace(path, ":id", hostel(otherHostel), 1))
 		case "GET /static/*":
-			return c.get("/static/app.css")
+			return c.Get("/static/app.css")
 		case "POST /login":
-			return c.postForm(path, url.Values{"email": {"nobody@demo.test"}, "password": {"x"}})
+			return c.PostForm(path, url.Values{"email": {"nobody@demo.test"}, "password": {"x"}})
 		case "POST /issues":
-			return c.postForm(path, url.Values{"title": {"Matrix report"}, "category": {"other"}, "priority": {"low"}, "hostel_id": {hostel(otherHostel)}})
+			return c.PostForm(path, url.Values{"title": {"Matrix report"}, "category": {"other"}, "priority": {"low"}, "hostel_id": {hostel(otherHostel)}})
 		case "POST /issues/:id/status":
-			return c.postForm(path, url.Values{"status": {"in_progress"}})
+			return c.PostForm(path, url.Values{"status": {"in_progress"}})
 		case "POST /issues/:id/comments":
-			return c.postForm(path, url.Values{"body": {"A comment"}})
+			return c.PostForm(path, url.Values{"body": {"A comment"}})
 		case "POST /announcements":
-			return c.postForm(path, url.Values{"title": {"Matrix notice"}, "body": {"Body"}, "hostel_id": {hostel(otherHostel)}})
+			return c.PostForm(path, url.Values{"title": {"Matrix notice"}, "body": {"Body"}, "hostel_id": {hostel(otherHostel)}})
 		case "POST /users":
-			return c.postForm(path, url.Values{"name": {"N"}, "email": {fmt.Sprintf("n%d@example.org", ts.countRows(t, "users"))},
+			return c.PostForm(path, url.Values{"name": {"N"}, "email": {fmt.Sprintf("n%d@example.org", ts.countRows(t, "users"))},
 				"role": {"student"}, "hostel_id": {"1"}, "password": {"long enough"}})
 		case "POST /users/:id":
-			return c.postForm(strings.Replace(path, ":id", fmt.Sprint(target.ID), 1), url.Values{"hostel_id": {"3"}})
+			return c.PostForm(strings.Replace(path, ":id", fmt.Sprint(target.ID), 1), url.Values{"hostel_id": {"3"}})
 		case "POST /hostels":
-			return c.postForm(path, url.Values{"name": {fmt.Sprintf("Hostel %d", ts.countRows(t, "hostels")+1)}})
+			return c.PostForm(path, url.Values{"name": {fmt.Sprintf("Hostel %d", ts.countRows(t, "hostels")+1)}})
 		case "POST /hostels/:id":
-			return c.postForm(strings.Replace(path, ":id", "3", 1), url.Values{"name": {fmt.Sprintf("Shivalik %d", ts.countRows(t, "events"))}})
+			return c.PostForm(strings.Replace(path, ":id", "3", 1), url.Values{"name": {fmt.Sprintf("Shivalik %d", ts.countRows(t, "events"))}})
 		case "POST /api/issues":
-			return c.json(method, path, fmt.Sprintf(`{"title":"API report","category":"water","priority":"urgent","hostel_id":%s}`, hostel(otherHostel)))
+			return c.JSON(method, path, fmt.Sprintf(`{"title":"API report","category":"water","priority":"urgent","hostel_id":%s}`, hostel(otherHostel)))
 		case "PATCH /api/issues/:id/status":
-			return c.json(method, path, `{"status":"in_progress","note":"on it"}`)
+			return c.JSON(method, path, `{"status":"in_progress","note":"on it"}`)
 		}
 		if method == http.MethodGet {
-			return c.get(path)
+			return c.Get(path)
 		}
-		return c.postForm(path, nil)
+		return c.PostForm(path, nil)
 	}
 
 	var routes []string
 	for _, r := range ts.echo.Routes() {
+		if r.Method == echo.RouteNotFound {
+			continue // the groups' catch-alls: see TestUnknownPathsAreNotFound
+		}
 		routes = append(routes, r.Method+" "+r.Path)
 	}
 	sort.Strings(routes)
@@ -165,9 +174,9 @@ func TestAuthorisationMatrix(t *testing.T) {
 				// The same request as an htmx fragment request: refused alike,
 				// or let through (a fragment or HX-Redirect instead of a 303).
 				if route != "POST /logout" {
-					c.hx = true
+					c.HX = true
 					res = request(c, route, scope)
-					c.hx = false
+					c.HX = false
 					checked++
 					if got := res.StatusCode; (want >= 400 && got != want) || (want < 400 && got >= 400) {
 						t.Errorf("%s as %s (other hostel: %v) from htmx: got %d, want %d", route, caller, scope, got, want)
@@ -187,4 +196,41 @@ func b2i(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// An unknown path is a page that is not there, whoever asks and however:
+// never a sign-in redirect or a refusal that would tell routes apart.
+// Under /api the answer is JSON, and the API's sign-in check comes first.
+func TestUnknownPathsAreNotFound(t *testing.T) {
+	ts := newTestServer(t)
+	callers := map[string]*webtest.Client{"anon": ts.client(t)}
+	for _, email := range []string{"student1@demo.test", "warden1@demo.test", "admin@demo.test"} {
+		callers[email] = ts.login(t, email)
+	}
+	for caller, c := range callers {
+		for _, hx := range []bool{false, true} {
+			c.HX = hx
+			for _, path := range []string{"/nowhere", "/issues/1/nowhere", "/users/1/nowhere", "/static"} {
+				if res := c.Get(path); res.StatusCode != http.StatusNotFound {
+					t.Errorf("GET %s as %s (htmx: %v): got %d, want 404", path, caller, hx, res.StatusCode)
+				}
+			}
+			if res := c.PostForm("/nowhere", nil); res.StatusCode != http.StatusNotFound {
+				t.Errorf("POST /nowhere as %s (htmx: %v): got %d, want 404", caller, hx, res.StatusCode)
+			}
+			want := http.StatusNotFound
+			if caller == "anon" {
+				want = http.StatusUnauthorized
+			}
+			for _, path := range []string{"/api/nowhere", "/api/issues/1/nowhere", "/api"} {
+				res := c.JSON(http.MethodGet, path, "")
+				if res.StatusCode != want {
+					t.Errorf("GET %s as %s (htmx: %v): got %d, want %d", path, caller, hx, res.StatusCode, want)
+				}
+				if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") || !strings.Contains(res.Body, `"error":`) {
+					t.Errorf("GET %s as %s (htmx: %v): got %q %.100s, want a JSON error", path, caller, hx, ct, res.Body)
+				}
+			}
+		}
+	}
 }

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"hostelhub/handlers/webtest"
 )
 
 // benchIssues, benchHostels and benchDays are the size the desk is held to.
@@ -60,16 +62,16 @@ func (o onceTB) TempDir() string {
 }
 
 // benchGet serves path b.N times and reports the median and 95th percentile.
-func benchGet(b *testing.B, c *client, path string) {
+func benchGet(b *testing.B, c *webtest.Client, path string) {
 	b.Helper()
-	if res := c.get(path); res.StatusCode != http.StatusOK {
+	if res := c.Get(path); res.StatusCode != http.StatusOK {
 		b.Fatalf("GET %s: %d", path, res.StatusCode)
 	}
 	times := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
 	for range b.N {
 		start := time.Now()
-		res := c.get(path)
+		res := c.Get(path)
 		times = append(times, time.Since(start))
 		if res.StatusCode != http.StatusOK {
 			b.Fatalf("GET %s: %d", path, res.StatusCode)

@@ -30,26 +30,38 @@ func (e *fieldErrors) Error() string {
 
 func unprocessable(errs views.Errors) error { return &fieldErrors{fields: errs} }
 
-// handleError is the one error handler: it answers JSON on /api/, a page
-// elsewhere, never a stack trace, and logs only what is the server's fault.
+// errorStatus is the status an error is answered with.
+func errorStatus(err error) int {
+	var he *echo.HTTPError
+	var fe *fieldErrors
+	switch {
+	case errors.As(err, &fe):
+		return http.StatusUnprocessableEntity
+	case errors.As(err, &he):
+		return he.Code
+	}
+	return http.StatusInternalServerError
+}
+
+// handleError is the one error handler: it answers JSON to the JSON API, a
+// page elsewhere, never a stack trace, and logs only what is the server's fault.
 func (h *Handler) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
-	code, msg := http.StatusInternalServerError, "Something went wrong"
+	code, msg := errorStatus(err), "Something went wrong"
 	var fields views.Errors
 	var he *echo.HTTPError
 	var fe *fieldErrors
 	switch {
 	case errors.As(err, &fe):
-		code, msg, fields = http.StatusUnprocessableEntity, fe.Error(), fe.fields
+		msg, fields = fe.Error(), fe.fields
 	case errors.As(err, &he):
-		code = he.Code
 		msg = fmt.Sprint(he.Message)
-		if he.Code == http.StatusNotFound {
+		if code == http.StatusNotFound {
 			msg = "Not found"
 		}
-		if he.Code == http.StatusRequestEntityTooLarge {
+		if code == http.StatusRequestEntityTooLarge {
 			msg = "That is too large to send"
 		}
 		if code >= 500 {
@@ -62,14 +74,14 @@ func (h *Handler) handleError(err error, c echo.Context) {
 	}
 	if c.Request().Method == http.MethodHead {
 		err = c.NoContent(code)
-	} else if isAPI(c) {
+	} else if answersJSON(c) {
 		body := map[string]any{"error": msg}
 		if fields != nil {
 			body["fields"] = fields
 		}
 		err = c.JSON(code, body)
 	} else {
-		p := views.Page{Title: msg, User: currentUser(c), CSRF: csrfToken(c)}
+		p := views.Page{Title: msg, Viewer: viewer(currentUser(c)), CSRF: csrfToken(c)}
 		err = render(c, code, views.ErrorPage(p, code, msg))
 	}
 	if err != nil {

@@ -1,130 +1,20 @@
 package handlers
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"strconv"
-	"strings"
 
-	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
 	"hostelhub/realtime"
 	"hostelhub/store"
-	"hostelhub/views"
 )
 
 // replayLimit is the most events a reconnecting stream is sent; a longer
 // gap makes the page reload instead.
 const replayLimit = 500
-
-func hostelTopic(id int64) string { return "hostel:" + strconv.FormatInt(id, 10) }
-
-// EventSource is the store's event table as the realtime follower reads it.
-type EventSource struct{ Store *store.Store }
-
-// After returns the events after afterID, in order, those of no hostel
-// included: they have no topic, so they reach the follower's OnMessage
-// and no stream.
-func (s EventSource) After(ctx context.Context, afterID int64, limit int) ([]realtime.Message, error) {
-	evs, err := s.Store.Log(ctx, afterID, limit)
-	if err != nil {
-		return nil, err
-	}
-	return messages(evs), nil
-}
-
-// Latest is the newest event's id.
-func (s EventSource) Latest(ctx context.Context) (int64, error) { return s.Store.LatestEventID(ctx) }
-
-func messages(evs []store.Event) []realtime.Message {
-	ms := make([]realtime.Message, len(evs))
-	for i, e := range evs {
-		ms[i] = realtime.Message{ID: e.ID, Kind: string(e.Kind), Ref: e.RefID}
-		if e.HostelID != 0 {
-			ms[i].Topic = hostelTopic(e.HostelID)
-		}
-	}
-	return ms
-}
-
-// Fragments renders what an event shows each audience: the same templ
-// components the pages use, once per audience, with nothing a viewer of
-// that role may not see.
-type Fragments struct{ Store *store.Store }
-
-// Render is a realtime.Renderer.
-func (f Fragments) Render(ctx context.Context, m realtime.Message, audience string) ([]realtime.Frame, error) {
-	as := store.Role(audience)
-	switch store.EventKind(m.Kind) {
-	case store.EventNewIssue:
-		is, err := f.Store.Issue(ctx, m.Ref)
-		if err != nil {
-			return nil, err
-		}
-		return frames(ctx,
-			frame{"toast", views.Toast("New issue: "+is.Title, fmt.Sprintf("/issues/%d", is.ID))},
-			frame{"new_issue", views.IssueRow(views.Row{Issue: is, As: as, Multi: as == store.Management})},
-		)
-	case store.EventStatusUpdated, store.EventComment:
-		is, err := f.Store.Issue(ctx, m.Ref)
-		if err != nil {
-			return nil, err
-		}
-		notes, err := f.Store.Notes(ctx, m.Ref)
-		if err != nil || len(notes) == 0 {
-			return nil, err
-		}
-		note := &notes[len(notes)-1]
-		toast := fmt.Sprintf("%s: now %s", is.Title, strings.ToLower(is.Status.Label()))
-		if note.Kind == "comment" {
-			toast = "New comment on " + is.Title
-		}
-		return frames(ctx,
-			frame{"toast", views.Toast(toast, fmt.Sprintf("/issues/%d", is.ID))},
-			frame{m.Kind, templ.Join(
-				views.IssueRow(views.Row{Issue: is, As: as, Multi: as == store.Management, OOB: true}),
-				views.NoteAppend(note),
-			)},
-		)
-	case store.EventMeToo:
-		is, err := f.Store.Issue(ctx, m.Ref)
-		if err != nil {
-			return nil, err
-		}
-		return frames(ctx, frame{m.Kind, views.IssueRow(views.Row{Issue: is, As: as, Multi: as == store.Management, OOB: true})})
-	case store.EventAnnouncement:
-		a, err := f.Store.Announcement(ctx, m.Ref)
-		if err != nil {
-			return nil, err
-		}
-		return frames(ctx,
-			frame{"toast", views.Toast("Announcement: "+a.Title, "/announcements")},
-			frame{"announcement", views.AnnouncementItem(a)},
-		)
-	}
-	return nil, nil
-}
-
-type frame struct {
-	event string
-	comp  templ.Component
-}
-
-func frames(ctx context.Context, fs ...frame) ([]realtime.Frame, error) {
-	out := make([]realtime.Frame, len(fs))
-	for i, f := range fs {
-		var buf bytes.Buffer
-		if err := f.comp.Render(ctx, &buf); err != nil {
-			return nil, err
-		}
-		out[i] = realtime.Frame{Event: f.event, Data: buf.Bytes()}
-	}
-	return out, nil
-}
 
 // hostelEvents is one hostel's live stream, for those who may see the hostel.
 func (h *Handler) hostelEvents(c echo.Context) error {
@@ -133,7 +23,7 @@ func (h *Handler) hostelEvents(c echo.Context) error {
 	if err != nil || id <= 0 {
 		return errNotFound
 	}
-	if !can(u, ViewHostel, id) {
+	if !can(u, viewHostel, id) {
 		return forbidden()
 	}
 	if _, err := h.store.Hostel(c.Request().Context(), id); errors.Is(err, store.ErrNotFound) {
@@ -148,35 +38,20 @@ func (h *Handler) hostelEvents(c echo.Context) error {
 // hostels, or (management) all of them.
 func (h *Handler) userEvents(c echo.Context) error {
 	u := currentUser(c)
-	if u.Role == store.Management {
-		return h.stream(c, u, nil)
+	hostels := visibleHostels(u)
+	if hostels != nil && len(hostels) == 0 {
+		return forbidden() // nobody's stream: and never, by an empty list, everybody's
 	}
-	if len(u.HostelIDs) == 0 {
-		return forbidden() // nobody's stream: and never, by a nil list, everybody's
-	}
-	return h.stream(c, u, append([]int64{}, u.HostelIDs...))
+	return h.stream(c, u, hostels)
 }
 
-// stream serves the events of hostelIDs; nil means every hostel, which
-// only management may have.
+// stream serves the events of hostelIDs (nil: every hostel), which the
+// caller has checked u may see.
 func (h *Handler) stream(c echo.Context, u *store.User, hostelIDs []int64) error {
-	if hostelIDs == nil && u.Role != store.Management {
-		return forbidden()
-	}
-	if h.hub == nil {
-		return echo.NewHTTPError(http.StatusServiceUnavailable, "Live updates are off")
-	}
 	last := realtime.LastEventID(c.Request(), "last_event_id")
-	topics := []string{realtime.AllTopics}
-	if hostelIDs != nil {
-		topics = make([]string, len(hostelIDs))
-		for i, id := range hostelIDs {
-			topics[i] = hostelTopic(id)
-		}
-	}
-	audience := string(u.Role)
+	audience := audienceOf(u)
 	err := h.hub.Serve(c.Response(), c.Request(), realtime.StreamOptions{
-		Topics:      topics,
+		HostelIDs:   hostelIDs,
 		Audience:    audience,
 		LastEventID: last,
 		Replay: func(ctx context.Context, after int64) ([]realtime.Delivery, bool, error) {
@@ -212,13 +87,13 @@ func (h *Handler) replay(ctx context.Context, afterID int64, hostelIDs []int64, 
 		return nil, true, nil
 	}
 	ds := make([]realtime.Delivery, 0, len(evs))
-	for _, m := range messages(evs) {
-		fs, err := h.fragments.Render(ctx, m, audience)
+	for _, e := range evs {
+		fs, err := h.Frames(ctx, e, audience)
 		if err != nil {
 			return nil, false, err
 		}
 		if len(fs) > 0 {
-			ds = append(ds, realtime.Delivery{ID: m.ID, Frames: fs})
+			ds = append(ds, realtime.Delivery{ID: e.ID, Frames: fs})
 		}
 	}
 	return ds, false, nil
@@ -238,8 +113,8 @@ func streamURL(hostelIDs []int64, latest int64) string {
 // hostel), resuming after the newest event now. Call it before reading
 // what the page shows, so that nothing committed in between is missed.
 func (h *Handler) liveStream(ctx context.Context, hostelIDs []int64) (string, error) {
-	if h.hub == nil || (hostelIDs != nil && len(hostelIDs) == 0) {
-		return "", nil // no streams, or no hostel to stream
+	if hostelIDs != nil && len(hostelIDs) == 0 {
+		return "", nil // no hostel to stream
 	}
 	latest, err := h.store.LatestEventID(ctx)
 	if err != nil {

@@ -3,6 +3,7 @@ package handlers
 import (
 	"fmt"
 	"net/mail"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -130,7 +131,7 @@ func (in *userInput) validate(hostels []store.Hostel) views.Errors {
 	v.text("name", in.Name, "The name", 1, 80)
 	addr, err := mail.ParseAddress(in.Email)
 	v.check(err == nil && addr.Address == in.Email && len(in.Email) <= 254, "email", "Enter an email address like name@example.org.")
-	v.check(in.Role == string(store.Student) || in.Role == string(store.Warden), "role", "Choose student or warden.")
+	v.check(slices.Contains(newAccountRoles, store.Role(in.Role)), "role", "Choose student or warden.")
 	v.text("room", in.Room, "The room", 0, 20)
 	v.check(len(in.Password) >= 8, "password", "The password must be at least 8 characters.")
 	v.check(len(in.Password) <= 72, "password", "The password must be at most 72 bytes.")

@@ -50,10 +50,11 @@ func FuzzReportForm(f *testing.F) {
 	}
 	ts := newTestServer(f)
 	c := ts.login(f, "student1@demo.test")
+	token := c.CSRF() // read now: f's methods may not be called inside the target
 	f.Fuzz(func(t *testing.T, body []byte) {
-		req, _ := http.NewRequest(http.MethodPost, ts.URL+"/issues", bytes.NewReader(append([]byte("_csrf="+c.token()+"&"), body...)))
+		req, _ := http.NewRequest(http.MethodPost, ts.URL+"/issues", bytes.NewReader(append([]byte("_csrf="+token+"&"), body...)))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		res, err := c.http.Do(req)
+		res, err := c.HTTP.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -82,11 +83,12 @@ func FuzzReportJSON(f *testing.F) {
 	}
 	ts := newTestServer(f)
 	c := ts.login(f, "student1@demo.test")
+	token := c.CSRF() // read now: f's methods may not be called inside the target
 	f.Fuzz(func(t *testing.T, body []byte) {
 		req, _ := http.NewRequest(http.MethodPost, ts.URL+"/api/issues", bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("X-CSRF-Token", c.token())
-		res, err := c.http.Do(req)
+		req.Header.Set("X-CSRF-Token", token)
+		res, err := c.HTTP.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -121,15 +123,16 @@ func FuzzStatusForm(f *testing.F) {
 	}
 	ts := newTestServer(f)
 	c := ts.login(f, "warden1@demo.test")
+	token := c.CSRF() // read now: f's methods may not be called inside the target
 	st := ts.user(f, "student1@demo.test")
 	f.Fuzz(func(t *testing.T, body []byte) {
 		id, err := ts.store.CreateIssue(context.Background(), store.NewIssue{HostelID: 1, ReporterID: st.ID, Title: "Fuzzed", Category: "other"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		req, _ := http.NewRequest(http.MethodPost, ts.URL+"/issues/"+itoa(id)+"/status", bytes.NewReader(append([]byte("_csrf="+c.token()+"&"), body...)))
+		req, _ := http.NewRequest(http.MethodPost, ts.URL+"/issues/"+itoa(id)+"/status", bytes.NewReader(append([]byte("_csrf="+token+"&"), body...)))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		res, err := c.http.Do(req)
+		res, err := c.HTTP.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

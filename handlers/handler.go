@@ -1,6 +1,8 @@
-// Package handlers is hostelhub's HTTP layer: the routes, the middleware,
-// the authorisation policy, and one file per resource that parses a
-// request, asks the policy, calls the store and renders a view.
+// Package handlers is hostelhub's HTTP layer: the route table (routes.go),
+// the middleware, the authorisation policy (policy.go), and one file per
+// resource whose handlers parse a request, ask the policy, call the store
+// and render a view. What a live stream shows of an event is rendered here
+// too (fragments.go), by the same policy and components as the pages.
 package handlers
 
 import (
@@ -31,7 +33,7 @@ type Options struct {
 	Registry *prometheus.Registry // /metrics serves it; request metrics go to it
 	// Dashboard caches the dashboard; nil renders it on every request.
 	Dashboard *cache.Cache
-	// Hub serves the live streams; nil turns them off.
+	// Hub serves the live streams (required).
 	Hub *realtime.Hub
 	// Heartbeat is the longest a stream stays silent (default 20 s).
 	Heartbeat time.Duration
@@ -65,7 +67,6 @@ type Handler struct {
 	registry  *prometheus.Registry
 	dashboard *cache.Cache
 	hub       *realtime.Hub
-	fragments Fragments
 	heartbeat time.Duration
 	ready     func(ctx context.Context) error
 	secure    bool
@@ -95,7 +96,7 @@ func New(o Options) *Handler {
 	}
 	sm := scs.New()
 	sm.Store = o.Store.Sessions(o.SessionSecret)
-	sm.Codec = sessionCodec{}
+	sm.Codec = store.SessionCodec{}
 	sm.Lifetime = o.SessionLifetime
 	sm.Cookie.Name = "hostelhub_session"
 	sm.Cookie.HttpOnly = true
@@ -113,7 +114,6 @@ func New(o Options) *Handler {
 		registry:        o.Registry,
 		dashboard:       o.Dashboard,
 		hub:             o.Hub,
-		fragments:       Fragments{Store: o.Store},
 		heartbeat:       o.Heartbeat,
 		ready:           o.Ready,
 		secure:          o.Secure,
@@ -152,28 +152,22 @@ func render(c echo.Context, status int, comp templ.Component) error {
 }
 
 // page fills what every full page needs.
-func (h *Handler) page(c echo.Context, title string) (views.Page, error) {
-	p := views.Page{Title: title, User: currentUser(c), CSRF: csrfToken(c)}
-	if p.User != nil {
+func (h *Handler) page(c echo.Context, title string) views.Page {
+	u := currentUser(c)
+	p := views.Page{Title: title, Viewer: viewer(u), CSRF: csrfToken(c)}
+	if u != nil {
 		p.Flash = h.popFlash(c)
 	}
-	return p, nil
+	return p
 }
 
-// pageWithHostels is a page that lists hostels by name (a hostel select,
-// the hostels page). Other pages do without the query.
-func (h *Handler) pageWithHostels(c echo.Context, title string, need bool) (views.Page, error) {
-	p, err := h.page(c, title)
-	if err != nil || !need {
-		return p, err
-	}
-	p.Hostels, err = h.store.Hostels(c.Request().Context())
+// pageWithHostels is a page with a hostel select, offering the hostels in
+// which the user may do a. Other pages do without the query.
+func (h *Handler) pageWithHostels(c echo.Context, title string, a action) (views.Page, error) {
+	p := h.page(c, title)
+	all, err := h.store.Hostels(c.Request().Context())
+	p.Hostels = hostelsFor(currentUser(c), a, all)
 	return p, err
-}
-
-func csrfToken(c echo.Context) string {
-	t, _ := c.Get("csrf").(string)
-	return t
 }
 
 // now is the time the policy judges by, in Unix seconds.

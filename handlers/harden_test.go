@@ -3,7 +3,6 @@ package handlers
 import (
 	"fmt"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"slices"
@@ -12,13 +11,16 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"hostelhub/handlers/webtest"
+	"hostelhub/realtime"
 )
 
 func TestSecurityHeaders(t *testing.T) {
 	ts := newTestServer(t)
 	c := ts.client(t)
 	for _, path := range []string{"/login", "/issues", "/static/app.css", "/api/issues", "/nowhere"} {
-		res := c.get(path)
+		res := c.Get(path)
 		h := res.Header
 		csp := h.Get("Content-Security-Policy")
 		for _, want := range []string{"default-src 'self'", "script-src 'self'", "frame-ancestors 'none'", "object-src 'none'", "base-uri 'none'"} {
@@ -36,7 +38,7 @@ func TestSecurityHeaders(t *testing.T) {
 		}
 	}
 	// The page keeps htmx inside that policy: no eval, no injected styles.
-	page := c.get("/login").Body
+	page := c.Get("/login").Body
 	for _, want := range []string{`"allowEval":false`, `"includeIndicatorStyles":false`} {
 		if !strings.Contains(strings.ReplaceAll(page, "&#34;", `"`), want) {
 			t.Errorf("htmx-config lacks %s", want)
@@ -49,22 +51,23 @@ func TestSecurityHeaders(t *testing.T) {
 
 func TestCookieFlagsOverTLS(t *testing.T) {
 	ts := newTestServer(t)
-	h := New(Options{Store: ts.store, Secure: true, SessionSecret: []byte("test secret test secret test secret")})
+	hub := realtime.NewHub(realtime.HubOptions{})
+	defer hub.Close()
+	h := New(Options{Store: ts.store, Hub: hub, Secure: true, SessionSecret: []byte("test secret test secret test secret")})
 	srv := httptest.NewTLSServer(h.Echo())
 	defer srv.Close()
-	jar, _ := cookiejar.New(nil)
-	hc := srv.Client()
-	hc.Jar = jar
-	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	c := &client{t: t, srv: &testServer{Server: srv}, http: hc}
-	res := c.get("/login")
+	c := webtest.NewClient(t, srv.URL)
+	hc := srv.Client() // trusts the test certificate
+	hc.Jar, hc.CheckRedirect = c.HTTP.Jar, c.HTTP.CheckRedirect
+	c.HTTP = hc
+	res := c.Get("/login")
 	if hsts := res.Header.Get("Strict-Transport-Security"); !strings.Contains(hsts, "max-age=31536000") {
 		t.Errorf("HSTS over TLS: %q", hsts)
 	}
-	res = c.postForm("/login", url.Values{"email": {"warden1@demo.test"}, "password": {"demo"}})
-	wantStatus(t, res, http.StatusSeeOther)
+	res = c.PostForm("/login", url.Values{"email": {"warden1@demo.test"}, "password": {webtest.DemoPassword}})
+	webtest.WantStatus(t, res, http.StatusSeeOther)
 	var names []string
-	for _, ck := range append(res.Cookies(), c.get("/login").Cookies()...) {
+	for _, ck := range append(res.Cookies(), c.Get("/login").Cookies()...) {
 		names = append(names, ck.Name)
 		if !ck.Secure || !ck.HttpOnly || ck.SameSite != http.SameSiteLaxMode {
 			t.Errorf("cookie %s over TLS: Secure %v HttpOnly %v SameSite %v", ck.Name, ck.Secure, ck.HttpOnly, ck.SameSite)
@@ -81,7 +84,7 @@ func TestSignInTimingTellsNothing(t *testing.T) {
 	c := ts.client(t)
 	failOnce := func(email string) time.Duration {
 		start := time.Now()
-		c.postForm("/login", url.Values{"email": {email}, "password": {"not the password"}})
+		c.PostForm("/login", url.Values{"email": {email}, "password": {"not the password"}})
 		return time.Since(start)
 	}
 	failOnce("student1@demo.test") // warm up
@@ -107,7 +110,7 @@ func TestFiftyConcurrentWriters(t *testing.T) {
 	ts := newTestServer(t)
 	before := ts.countRows(t, "issues")
 	const writers, each = 50, 6
-	clients := make([]*client, writers)
+	clients := make([]*webtest.Client, writers)
 	for i := range clients {
 		clients[i] = ts.login(t, fmt.Sprintf("resident%d.%d@demo.test", 1+i%3, 2+i%11))
 	}
@@ -116,7 +119,7 @@ func TestFiftyConcurrentWriters(t *testing.T) {
 	for i := range writers {
 		wg.Go(func() {
 			for j := range each {
-				res := clients[i].json(http.MethodPost, "/api/issues", fmt.Sprintf(`{"title":"Writer %d report %d","category":"other"}`, i, j))
+				res := clients[i].JSON(http.MethodPost, "/api/issues", fmt.Sprintf(`{"title":"Writer %d report %d","category":"other"}`, i, j))
 				if res.StatusCode == http.StatusCreated {
 					acked.Add(1)
 				} else {

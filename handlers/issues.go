@@ -40,15 +40,13 @@ func issueFilter(c echo.Context, u *store.User) (views.IssueFilter, store.IssueF
 	if !v.valid() {
 		return vf, store.IssueFilter{}, unprocessable(v.errs)
 	}
-	if vf.Hostel != 0 && !can(u, ViewHostel, vf.Hostel) {
+	if vf.Hostel != 0 && !can(u, viewHostel, vf.Hostel) {
 		return vf, store.IssueFilter{}, forbidden()
 	}
-	sf := store.IssueFilter{Status: store.Status(vf.Status), Category: vf.Category, Query: vf.Q, Page: vf.Page, PerPage: 25}
-	switch {
-	case vf.Hostel != 0:
+	sf := store.IssueFilter{Status: store.Status(vf.Status), Category: vf.Category, Query: vf.Q, Page: vf.Page, PerPage: 25,
+		HostelIDs: visibleHostels(u)}
+	if vf.Hostel != 0 {
 		sf.HostelIDs = []int64{vf.Hostel}
-	case u.Role != store.Management:
-		sf.HostelIDs = append([]int64{}, u.HostelIDs...)
 	}
 	return vf, sf, nil
 }
@@ -68,24 +66,42 @@ func (h *Handler) listIssues(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p, err := h.pageWithHostels(c, "Issues", u.Role == store.Management || len(u.HostelIDs) > 1)
-	if err != nil {
-		return err
+	rows, info := h.rows(c, list), views.ListInfo{Total: list.Total, Page: list.Page, Pages: list.Pages()}
+	if isHTMX(c) && htmxTarget(c) == "issue-list-section" {
+		return render(c, http.StatusOK, views.IssueList(vf, rows, info))
+	}
+	p := h.page(c, "Issues")
+	if seesManyHostels(u) {
+		if p, err = h.pageWithHostels(c, "Issues", viewHostel); err != nil {
+			return err
+		}
 	}
 	p.Stream = stream
-	if isHTMX(c) && htmxTarget(c) == "issue-list-section" {
-		return render(c, http.StatusOK, views.IssueList(p, vf, list, u.Role))
+	return render(c, http.StatusOK, views.IssuesPage(p, vf, rows, info))
+}
+
+// rows are a list's issues as the user sees them.
+func (h *Handler) rows(c echo.Context, list *store.IssuePage) []views.Row {
+	u, csrf, now := currentUser(c), csrfToken(c), h.now()
+	rows := make([]views.Row, len(list.Issues))
+	for i := range list.Issues {
+		rows[i] = views.Row{Issue: &list.Issues[i], Can: issueCan(u, &list.Issues[i], now), CSRF: csrf}
 	}
-	return render(c, http.StatusOK, views.IssuesPage(p, vf, list, u.Role))
+	return rows
+}
+
+// row is one issue as the user sees it.
+func (h *Handler) row(c echo.Context, is *store.Issue) views.Row {
+	return views.Row{Issue: is, Can: issueCan(currentUser(c), is, h.now()), CSRF: csrfToken(c)}
 }
 
 // showNewIssue is the report form.
 func (h *Handler) showNewIssue(c echo.Context) error {
 	u := currentUser(c)
-	if !can(u, ReportIssue, u.HomeHostel()) {
+	if !can(u, reportIssue, u.HomeHostel()) {
 		return forbidden()
 	}
-	p, err := h.pageWithHostels(c, "Report an issue", len(currentUser(c).HostelIDs) > 1)
+	p, err := h.pageWithHostels(c, "Report an issue", reportIssue)
 	if err != nil {
 		return err
 	}
@@ -106,7 +122,7 @@ func (h *Handler) createIssue(c echo.Context) error {
 		}
 		in.HostelID = id
 	}
-	if !can(u, ReportIssue, in.HostelID) {
+	if !can(u, reportIssue, in.HostelID) {
 		return forbidden()
 	}
 	in.normalise()
@@ -128,7 +144,7 @@ func newIssue(u *store.User, in *issueInput) store.NewIssue {
 }
 
 func (h *Handler) newIssueInvalid(c echo.Context, in *issueInput, errs views.Errors) error {
-	p, err := h.pageWithHostels(c, "Report an issue", len(currentUser(c).HostelIDs) > 1)
+	p, err := h.pageWithHostels(c, "Report an issue", reportIssue)
 	if err != nil {
 		return err
 	}
@@ -149,7 +165,7 @@ func (h *Handler) visibleIssue(c echo.Context) (*store.Issue, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !can(currentUser(c), ViewHostel, is.HostelID) {
+	if !can(currentUser(c), viewHostel, is.HostelID) {
 		return nil, errNotFound
 	}
 	return is, nil
@@ -179,17 +195,15 @@ func (h *Handler) renderIssuePage(c echo.Context, status int, is *store.Issue, d
 	if err != nil {
 		return err
 	}
-	p, err := h.page(c, is.Title)
-	if err != nil {
-		return err
-	}
+	p := h.page(c, is.Title)
 	p.Stream = stream
 	now := h.now()
-	d.Row.Issue, d.Row.As, d.Row.CSRF, d.Row.Multi = is, u.Role, p.CSRF, p.MultiHostel()
+	d.Row.Issue, d.Row.Can, d.Row.CSRF = is, issueCan(u, is, now), p.CSRF
 	d.Notes = notes
-	d.CanComment = canIssue(u, Comment, is, "", now)
-	d.CanReopen = u.Role == store.Student && canIssue(u, ChangeStatus, is, store.StatusOpen, now)
-	if u.Role == store.Student {
+	d.CanComment = canIssue(u, comment, is, "", now)
+	// The reporter's own way back: reopening, on a form of its own.
+	d.CanReopen = len(d.Row.Can.MoveTo) == 0 && canIssue(u, changeStatus, is, store.StatusOpen, now)
+	if d.Row.Can.MeToo {
 		if d.MeTooDone, err = h.store.HasMeToo(ctx, is.ID, u.ID); err != nil {
 			return err
 		}
@@ -207,7 +221,7 @@ func (h *Handler) changeStatus(c echo.Context) error {
 	}
 	in := statusInput{Status: c.FormValue("status"), Note: c.FormValue("note")}
 	errs := in.validate()
-	if errs == nil && !canIssue(u, ChangeStatus, is, store.Status(in.Status), h.now()) {
+	if errs == nil && !canIssue(u, changeStatus, is, store.Status(in.Status), h.now()) {
 		return forbidden()
 	}
 	if errs == nil {
@@ -226,7 +240,9 @@ func (h *Handler) changeStatus(c echo.Context) error {
 			msg = errs["note"]
 		}
 		if isHTMX(c) {
-			return render(c, http.StatusUnprocessableEntity, views.IssueRow(views.Row{Issue: is, As: u.Role, CSRF: csrfToken(c), Err: msg, Note: in.Note}))
+			r := h.row(c, is)
+			r.Err, r.Note = msg, in.Note
+			return render(c, http.StatusUnprocessableEntity, views.IssueRow(r))
 		}
 		return h.renderIssuePage(c, http.StatusUnprocessableEntity, is, views.IssueDetail{Row: views.Row{Err: msg, Note: in.Note}})
 	}
@@ -235,7 +251,7 @@ func (h *Handler) changeStatus(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		return render(c, http.StatusOK, views.IssueRow(views.Row{Issue: fresh, As: u.Role, CSRF: csrfToken(c)}))
+		return render(c, http.StatusOK, views.IssueRow(h.row(c, fresh)))
 	}
 	h.flash(c, "Status changed to "+strings.ToLower(store.Status(in.Status).Label())+".")
 	return c.Redirect(http.StatusSeeOther, backTo(c, is.ID))
@@ -257,7 +273,7 @@ func (h *Handler) addComment(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if !canIssue(u, Comment, is, "", h.now()) {
+	if !canIssue(u, comment, is, "", h.now()) {
 		return forbidden()
 	}
 	body := strings.TrimSpace(c.FormValue("body"))
@@ -279,7 +295,7 @@ func (h *Handler) addMeToo(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if !canIssue(u, MeToo, is, "", h.now()) {
+	if !canIssue(u, meToo, is, "", h.now()) {
 		return forbidden()
 	}
 	if _, err := h.store.AddMeToo(c.Request().Context(), is.ID, u.ID); err != nil {
@@ -290,7 +306,7 @@ func (h *Handler) addMeToo(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		return render(c, http.StatusOK, views.IssueRow(views.Row{Issue: fresh, As: u.Role, CSRF: csrfToken(c), Multi: len(u.HostelIDs) > 1}))
+		return render(c, http.StatusOK, views.IssueRow(h.row(c, fresh)))
 	}
 	h.flash(c, "Noted: this affects you too.")
 	return c.Redirect(http.StatusSeeOther, backTo(c, is.ID))

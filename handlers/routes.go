@@ -20,7 +20,11 @@ import (
 const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 
-// Echo builds the application: middleware, then every route in one table.
+// Echo builds the application: the middleware every request passes, then
+// every route in one table, grouped by who may call it. A route's group
+// decides its middleware; what a role alone decides sits on the route;
+// what depends on the object (an issue's hostel) is the handler's call to
+// the policy.
 func (h *Handler) Echo() *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -35,7 +39,7 @@ func (h *Handler) Echo() *echo.Echo {
 			return err
 		},
 	}))
-	e.Use(middleware.RequestID())
+	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{Generator: requestIDs()}))
 	e.Use(middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
 		LogMethod: true, LogURI: true, LogStatus: true, LogLatency: true, LogRequestID: true, LogError: true, HandleError: true,
 		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
@@ -48,11 +52,7 @@ func (h *Handler) Echo() *echo.Echo {
 			return nil
 		},
 	}))
-	e.Use(echoprometheus.NewMiddlewareWithConfig(echoprometheus.MiddlewareConfig{
-		Namespace: "hostelhub", Subsystem: "http", Registerer: h.registry, DoNotUseRequestPathFor404: true,
-		// The Host header is the client's to choose: not a label.
-		LabelFuncs: map[string]echoprometheus.LabelValueFunc{"host": func(echo.Context, error) string { return "" }},
-	}))
+	e.Use(newRequestMetrics(h.registry).middleware)
 	hsts := 0
 	if h.secure {
 		hsts = 365 * 24 * 3600
@@ -62,85 +62,110 @@ func (h *Handler) Echo() *echo.Echo {
 		ContentSecurityPolicy: contentSecurityPolicy, ReferrerPolicy: "same-origin",
 	}))
 	e.Use(middleware.BodyLimit("1M"))
+
 	// Level 1: most of the saving for a fraction of the CPU, which on a
 	// small server matters more than the last few percent of bytes.
-	// Streams are never compressed; the dashboard's bodies are compressed
-	// once, in its cache.
-	e.Use(middleware.GzipWithConfig(middleware.GzipConfig{
-		Skipper: func(c echo.Context) bool { return isStream(c) || compressesItself[c.Path()] }, MinLength: 1024, Level: 1,
-	}))
+	gzip := middleware.GzipWithConfig(middleware.GzipConfig{MinLength: 1024, Level: 1})
+	csrf := h.csrf()
 
-	csrf := middleware.CSRFWithConfig(middleware.CSRFConfig{
-		TokenLookup: "header:X-CSRF-Token,form:_csrf", ContextKey: "csrf",
-		CookieName: "_csrf", CookiePath: "/", CookieHTTPOnly: true, CookieSameSite: http.SameSiteLaxMode, CookieSecure: h.secure,
-	})
-	// Every page and form: a session, CSRF, and the user fresh from the database.
-	page := []echo.MiddlewareFunc{h.sessionsMiddleware, csrf, h.loadUser}
-	user := append(page[:len(page):len(page)], requireUser)
-
+	// Public: no session.
 	e.GET("/healthz", h.healthz)
 	e.GET("/metrics", echoprometheus.NewHandlerWithConfig(echoprometheus.HandlerConfig{Gatherer: h.registry}))
 	e.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", http.FileServerFS(static.FS))), staticCache)
 
-	e.GET("/login", h.showLogin, page...)
-	e.POST("/login", h.login, append(page[:len(page):len(page)], h.loginLimiter())...)
-	e.GET("/", h.showHome, page...)
-	e.POST("/logout", h.logout, user...)
+	// Every page and form: a session, CSRF, and the user fresh from the database.
+	web := e.Group("", h.session, csrf, h.loadUser)
+	signedOut := web.Group("", gzip)
+	signedOut.GET("/login", h.showLogin)
+	signedOut.POST("/login", h.login, h.loginLimiter())
+	signedOut.GET("/", h.showHome)
 
-	e.GET("/issues", h.listIssues, user...)
-	e.GET("/issues/new", h.showNewIssue, user...)
-	e.POST("/issues", h.createIssue, user...)
-	e.GET("/issues/:id", h.showIssue, user...)
-	e.POST("/issues/:id/status", h.changeStatus, user...)
-	e.POST("/issues/:id/comments", h.addComment, user...)
-	e.POST("/issues/:id/metoo", h.addMeToo, user...)
+	// Signed in. The dashboard is compressed once, in its cache, so it is
+	// not in a group that compresses every response.
+	signedIn := web.Group("", requireUser)
+	pages := signedIn.Group("", gzip)
+	pages.POST("/logout", h.logout)
 
-	e.GET("/announcements", h.listAnnouncements, user...)
-	e.POST("/announcements", h.createAnnouncement, user...)
+	pages.GET("/issues", h.listIssues)
+	pages.GET("/issues/new", h.showNewIssue, h.allow(reportIssue))
+	pages.POST("/issues", h.createIssue, h.allow(reportIssue))
+	pages.GET("/issues/:id", h.showIssue)
+	pages.POST("/issues/:id/status", h.changeStatus)
+	pages.POST("/issues/:id/comments", h.addComment)
+	pages.POST("/issues/:id/metoo", h.addMeToo, h.allow(meToo))
 
-	e.GET("/hostels/:id/events", h.hostelEvents, user...)
-	e.GET("/events", h.userEvents, user...)
+	pages.GET("/announcements", h.listAnnouncements)
+	pages.POST("/announcements", h.createAnnouncement, h.allow(announce))
 
-	e.GET("/dashboard", h.showDashboard, user...)
-	e.GET("/users", h.listUsers, append(user[:len(user):len(user)], h.allow(ManageUsers))...)
-	e.POST("/users", h.createUser, append(user[:len(user):len(user)], h.allow(ManageUsers))...)
-	e.POST("/users/:id", h.updateUser, append(user[:len(user):len(user)], h.allow(ManageUsers))...)
-	e.GET("/hostels", h.listHostels, append(user[:len(user):len(user)], h.allow(ManageHostels))...)
-	e.POST("/hostels", h.createHostel, append(user[:len(user):len(user)], h.allow(ManageHostels))...)
-	e.POST("/hostels/:id", h.renameHostel, append(user[:len(user):len(user)], h.allow(ManageHostels))...)
+	// Management only.
+	manage := pages.Group("", h.allow(manageAccounts))
+	manage.GET("/users", h.listUsers)
+	manage.POST("/users", h.createUser)
+	manage.POST("/users/:id", h.updateUser)
+	manage.GET("/hostels", h.listHostels)
+	manage.POST("/hostels", h.createHostel)
+	manage.POST("/hostels/:id", h.renameHostel)
+	signedIn.GET("/dashboard", h.showDashboard, h.allow(viewDashboard))
 
-	e.GET("/api/issues", h.apiListIssues, user...)
-	e.POST("/api/issues", h.apiCreateIssue, user...)
-	e.PATCH("/api/issues/:id/status", h.apiChangeStatus, user...)
-	e.GET("/api/dashboard/summary", h.dashboardSummary, user...)
+	// Live streams: never compressed or buffered.
+	streams := e.Group("", h.session, h.loadUser, requireUser)
+	streams.GET("/hostels/:id/events", h.hostelEvents)
+	streams.GET("/events", h.userEvents)
+
+	// JSON for scripts: the session cookie and the X-CSRF-Token header;
+	// refusals are JSON too.
+	api := e.Group("/api", answerJSON, h.session, csrf, h.loadUser, requireUser)
+	apiPages := api.Group("", gzip)
+	apiPages.GET("/issues", h.apiListIssues)
+	apiPages.POST("/issues", h.apiCreateIssue, h.allow(reportIssue))
+	apiPages.PATCH("/issues/:id/status", h.apiChangeStatus)
+	api.GET("/dashboard/summary", h.dashboardSummary, h.allow(viewDashboard))
+
+	// Anything else is a page that is not there, shown with the viewer's
+	// own navigation. (Groups above register catch-alls of their own; this
+	// one, last, is the one that answers.)
+	e.RouteNotFound("/*", notFound, h.session, csrf, h.loadUser)
 	return e
 }
 
-// allow refuses users the policy does not allow a to, for routes that
-// concern no one hostel.
-func (h *Handler) allow(a Action) echo.MiddlewareFunc {
+func notFound(echo.Context) error { return errNotFound }
+
+// csrf is Echo's CSRF protection: a token in a cookie that every
+// state-changing request repeats (or, from browsers that say where a
+// request comes from, Sec-Fetch-Site). The cookie is set when the browser
+// has none and lives as long as a session; a safe request from a browser
+// that has one is not made to set it again on every response.
+func (h *Handler) csrf() echo.MiddlewareFunc {
+	const cookie = "_csrf"
+	check := middleware.CSRFWithConfig(middleware.CSRFConfig{
+		TokenLookup: "header:X-CSRF-Token,form:_csrf", ContextKey: csrfContextKey,
+		CookieName: cookie, CookiePath: "/", CookieMaxAge: int(h.sessions.Lifetime.Seconds()),
+		CookieHTTPOnly: true, CookieSameSite: http.SameSiteLaxMode, CookieSecure: h.secure,
+		Skipper: func(c echo.Context) bool {
+			switch c.Request().Method {
+			case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+				if ck, err := c.Cookie(cookie); err == nil && ck.Value != "" {
+					c.Set(csrfContextKey, ck.Value)
+					addVary(c.Response().Header(), echo.HeaderCookie)
+					return true
+				}
+			}
+			return false
+		},
+	})
+	return check
+}
+
+// allow refuses users whose role may never do a, in any hostel: the
+// policy's decisions that depend on the role alone.
+func (h *Handler) allow(a action) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			if !can(currentUser(c), a, 0) {
+			if !canSome(currentUser(c), a) {
 				return forbidden()
 			}
 			return next(c)
 		}
-	}
-}
-
-// sessionsMiddleware loads and saves the session around the request. The
-// error handler runs inside it, so an error page still carries the cookie.
-func (h *Handler) sessionsMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		h.sessions.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			c.SetRequest(r)
-			c.SetResponse(echo.NewResponse(w, c.Echo()))
-			if err := next(c); err != nil {
-				c.Error(err)
-			}
-		})).ServeHTTP(c.Response(), c.Request())
-		return nil
 	}
 }
 
@@ -158,18 +183,11 @@ func (h *Handler) loginLimiter() echo.MiddlewareFunc {
 	})
 }
 
-// isStream reports whether the request is for a live stream, which must
-// not be compressed or buffered.
-func isStream(c echo.Context) bool {
-	p := c.Request().URL.Path
-	return p == "/events" || (strings.HasPrefix(p, "/hostels/") && strings.HasSuffix(p, "/events"))
-}
-
 // staticCache lets browsers keep vendored files (their names carry their
 // version) for a year, and the app's own files for an hour.
 func staticCache(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if strings.HasPrefix(c.Request().URL.Path, "/static/vendor/") {
+		if strings.HasPrefix(c.Param("*"), "vendor/") {
 			c.Response().Header().Set("Cache-Control", "public, max-age=31536000, immutable")
 		} else {
 			c.Response().Header().Set("Cache-Control", "public, max-age=3600")

@@ -3,6 +3,7 @@ package handlers
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/labstack/echo/v4"
@@ -21,11 +22,25 @@ func (h *Handler) renderUsers(c echo.Context, status int, f views.UserForm, errs
 	if err != nil {
 		return err
 	}
-	p, err := h.pageWithHostels(c, "Users", true)
+	p, err := h.pageWithHostels(c, "Users", viewHostel)
 	if err != nil {
 		return err
 	}
-	return render(c, status, views.UsersPage(p, users, f, errs))
+	rows := make([]views.UserRowData, len(users))
+	for i := range users {
+		rows[i] = userRow(&users[i])
+	}
+	f.Roles = newAccountRoles
+	return render(c, status, views.UsersPage(p, rows, f, errs))
+}
+
+// newAccountRoles are the roles management gives accounts in the browser;
+// management accounts are kept on the command line, so that no one can
+// lock the last manager out from the browser.
+var newAccountRoles = []store.Role{store.Student, store.Warden}
+
+func userRow(u *store.User) views.UserRowData {
+	return views.UserRowData{User: u, Editable: slices.Contains(newAccountRoles, u.Role)}
 }
 
 // createUser adds a student or warden account.
@@ -78,9 +93,7 @@ func (h *Handler) updateUser(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if u.Role == store.Management {
-		// Management accounts are kept on the command line, so that no
-		// one can lock the last manager out from the browser.
+	if !userRow(u).Editable {
 		return forbidden()
 	}
 	form, _ := c.FormParams()
@@ -104,82 +117,15 @@ func (h *Handler) updateUser(c echo.Context) error {
 		status = http.StatusUnprocessableEntity
 	}
 	if isHTMX(c) {
-		p, err := h.pageWithHostels(c, "Users", true)
+		p, err := h.pageWithHostels(c, "Users", viewHostel)
 		if err != nil {
 			return err
 		}
-		return render(c, status, views.UserRow(p, u, v.errs))
+		return render(c, status, views.UserRow(p, userRow(u), v.errs))
 	}
 	if !v.valid() {
 		return h.renderUsers(c, status, views.UserForm{}, v.errs)
 	}
 	h.flash(c, "Saved "+u.Name+".")
 	return c.Redirect(http.StatusSeeOther, "/users")
-}
-
-// listHostels is the hostels page.
-func (h *Handler) listHostels(c echo.Context) error {
-	p, err := h.pageWithHostels(c, "Hostels", true)
-	if err != nil {
-		return err
-	}
-	return render(c, http.StatusOK, views.HostelsPage(p, "", nil))
-}
-
-func hostelName(c echo.Context) (string, views.Errors) {
-	var v validator
-	name := trimmed(c.FormValue("name"))
-	v.text("name", name, "The name", 2, 60)
-	return name, v.errs
-}
-
-// createHostel adds a hostel.
-func (h *Handler) createHostel(c echo.Context) error {
-	name, errs := hostelName(c)
-	if errs == nil {
-		_, err := h.store.CreateHostel(c.Request().Context(), name)
-		if errors.Is(err, store.ErrDuplicate) {
-			errs = views.Errors{"name": "A hostel with that name already exists."}
-		} else if err != nil {
-			return err
-		}
-	}
-	if errs != nil {
-		p, err := h.pageWithHostels(c, "Hostels", true)
-		if err != nil {
-			return err
-		}
-		return render(c, http.StatusUnprocessableEntity, views.HostelsPage(p, name, errs))
-	}
-	h.flash(c, "Added "+name+".")
-	return redirect(c, "/hostels")
-}
-
-// renameHostel renames a hostel.
-func (h *Handler) renameHostel(c echo.Context) error {
-	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
-	if err != nil {
-		return errNotFound
-	}
-	name, errs := hostelName(c)
-	if errs == nil {
-		err := h.store.RenameHostel(c.Request().Context(), id, name)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			return errNotFound
-		case errors.Is(err, store.ErrDuplicate):
-			errs = views.Errors{"name": "A hostel with that name already exists."}
-		case err != nil:
-			return err
-		}
-	}
-	if errs != nil {
-		p, err := h.pageWithHostels(c, "Hostels", true)
-		if err != nil {
-			return err
-		}
-		return render(c, http.StatusUnprocessableEntity, views.HostelsPage(p, "", errs))
-	}
-	h.flash(c, "Renamed to "+name+".")
-	return redirect(c, "/hostels")
 }

@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"hostelhub/handlers/webtest"
 )
 
 // Every field's limits and enums answer 422 with the message beside the
@@ -40,17 +42,17 @@ func TestReportValidation(t *testing.T) {
 				form[k] = v
 			}
 			form.Set(tc.field, tc.value)
-			res := c.postForm("/issues", form)
-			wantStatus(t, res, http.StatusUnprocessableEntity)
-			wantContains(t, res, fmt.Sprintf(`<p class="error" id="%s-error">%s</p>`, tc.field, htmlEscape(tc.message)), `aria-invalid="true"`)
+			res := c.PostForm("/issues", form)
+			webtest.WantStatus(t, res, http.StatusUnprocessableEntity)
+			webtest.WantContains(t, res, fmt.Sprintf(`<p class="error" id="%s-error">%s</p>`, tc.field, htmlEscape(tc.message)), `aria-invalid="true"`)
 
 			body, _ := json.Marshal(map[string]string{"title": form.Get("title"), "description": form.Get("description"),
 				"category": form.Get("category"), "priority": form.Get("priority"), "location": form.Get("location")})
 			if strings.Contains(tc.value, "\xff") {
 				return // JSON cannot carry invalid UTF-8: encoding/json sends U+FFFD.
 			}
-			api := c.json(http.MethodPost, "/api/issues", string(body))
-			wantStatus(t, api, http.StatusUnprocessableEntity)
+			api := c.JSON(http.MethodPost, "/api/issues", string(body))
+			webtest.WantStatus(t, api, http.StatusUnprocessableEntity)
 			var got struct {
 				Fields map[string]string `json:"fields"`
 			}
@@ -67,7 +69,7 @@ func TestReportValidation(t *testing.T) {
 		t.Errorf("refused reports wrote %d events", after-events)
 	}
 	// A valid report still goes through, so the cases above failed for their field alone.
-	wantStatus(t, c.postForm("/issues", valid), http.StatusSeeOther)
+	webtest.WantStatus(t, c.PostForm("/issues", valid), http.StatusSeeOther)
 }
 
 func htmlEscape(s string) string {
@@ -82,7 +84,7 @@ func TestStatusAndOtherFormValidation(t *testing.T) {
 	path := fmt.Sprintf("/issues/%d/status", is.ID)
 	notes := ts.countRows(t, "issue_notes")
 	cases := []struct {
-		c       *client
+		c       *webtest.Client
 		path    string
 		form    url.Values
 		want    int
@@ -110,7 +112,7 @@ func TestStatusAndOtherFormValidation(t *testing.T) {
 	}
 	users, hostels, announcements := ts.countRows(t, "users"), ts.countRows(t, "hostels"), ts.countRows(t, "announcements")
 	for _, tc := range cases {
-		res := tc.c.postForm(tc.path, tc.form)
+		res := tc.c.PostForm(tc.path, tc.form)
 		if res.StatusCode != tc.want || !strings.Contains(res.Body, htmlEscape(tc.message)) {
 			t.Errorf("POST %s %v: got %d, want %d with %q", tc.path, tc.form, res.StatusCode, tc.want, tc.message)
 		}
@@ -121,7 +123,7 @@ func TestStatusAndOtherFormValidation(t *testing.T) {
 	}
 	// Filters are checked too.
 	for _, q := range []string{"status=nope", "category=roof", "page=0", "page=x", "hostel=x", "q=" + strings.Repeat("q", 101)} {
-		res := w.get("/issues?" + q)
+		res := w.Get("/issues?" + q)
 		if res.StatusCode != http.StatusUnprocessableEntity {
 			t.Errorf("GET /issues?%s: got %d, want 422", q[:min(len(q), 20)], res.StatusCode)
 		}
@@ -132,10 +134,10 @@ func TestBodiesOverTheLimit(t *testing.T) {
 	ts := newTestServer(t)
 	c := ts.login(t, "student1@demo.test")
 	before := ts.countRows(t, "issues")
-	res := c.postForm("/issues", url.Values{"title": {"Big"}, "category": {"other"}, "description": {strings.Repeat("x", 1<<20)}})
-	wantStatus(t, res, http.StatusRequestEntityTooLarge)
-	api := c.json(http.MethodPost, "/api/issues", `{"title":"`+strings.Repeat("x", 1<<20)+`","category":"other"}`)
-	wantStatus(t, api, http.StatusRequestEntityTooLarge)
+	res := c.PostForm("/issues", url.Values{"title": {"Big"}, "category": {"other"}, "description": {strings.Repeat("x", 1<<20)}})
+	webtest.WantStatus(t, res, http.StatusRequestEntityTooLarge)
+	api := c.JSON(http.MethodPost, "/api/issues", `{"title":"`+strings.Repeat("x", 1<<20)+`","category":"other"}`)
+	webtest.WantStatus(t, api, http.StatusRequestEntityTooLarge)
 	if ts.countRows(t, "issues") != before {
 		t.Error("an oversized body wrote an issue")
 	}
@@ -144,8 +146,8 @@ func TestBodiesOverTheLimit(t *testing.T) {
 func TestAPI(t *testing.T) {
 	ts := newTestServer(t)
 	student := ts.login(t, "student1@demo.test")
-	res := student.json(http.MethodPost, "/api/issues", `{"title":"Fan broken","category":"electrical","priority":"urgent","location":"Room 7"}`)
-	wantStatus(t, res, http.StatusCreated)
+	res := student.JSON(http.MethodPost, "/api/issues", `{"title":"Fan broken","category":"electrical","priority":"urgent","location":"Room 7"}`)
+	webtest.WantStatus(t, res, http.StatusCreated)
 	var created struct {
 		Issue struct {
 			ID       int64  `json:"id"`
@@ -166,29 +168,29 @@ func TestAPI(t *testing.T) {
 	// Without the CSRF header, a script in another page cannot post.
 	req, _ := http.NewRequest(http.MethodPost, ts.URL+"/api/issues", strings.NewReader(`{"title":"CSRF","category":"other"}`))
 	req.Header.Set("Content-Type", "application/json")
-	if r := student.do(req); r.StatusCode != http.StatusBadRequest && r.StatusCode != http.StatusForbidden {
+	if r := student.Do(req); r.StatusCode != http.StatusBadRequest && r.StatusCode != http.StatusForbidden {
 		t.Errorf("POST without the CSRF header: got %d, want 400 or 403", r.StatusCode)
 	}
 	for _, bad := range []string{`{"title":"x"`, `{"title":"Fan","category":"electrical","extra":1}`, `[]`, `{"title":"Fan","category":"electrical"} {}`} {
-		wantStatus(t, student.json(http.MethodPost, "/api/issues", bad), http.StatusBadRequest)
+		webtest.WantStatus(t, student.JSON(http.MethodPost, "/api/issues", bad), http.StatusBadRequest)
 	}
-	plain := student.json(http.MethodPost, "/api/issues", "")
-	wantStatus(t, plain, http.StatusUnsupportedMediaType)
+	plain := student.JSON(http.MethodPost, "/api/issues", "")
+	webtest.WantStatus(t, plain, http.StatusUnsupportedMediaType)
 
-	list := student.json(http.MethodGet, "/api/issues?status=open&category=electrical", "")
-	wantStatus(t, list, http.StatusOK)
-	wantContains(t, list, fmt.Sprintf(`"id":%d`, created.Issue.ID), `"total":`)
+	list := student.JSON(http.MethodGet, "/api/issues?status=open&category=electrical", "")
+	webtest.WantStatus(t, list, http.StatusOK)
+	webtest.WantContains(t, list, fmt.Sprintf(`"id":%d`, created.Issue.ID), `"total":`)
 
 	w := ts.login(t, "warden1@demo.test")
 	path := fmt.Sprintf("/api/issues/%d/status", created.Issue.ID)
-	wantStatus(t, w.json(http.MethodPatch, path, `{"status":"resolved"}`), http.StatusUnprocessableEntity)
-	ok := w.json(http.MethodPatch, path, `{"status":"in_progress","note":"Electrician called"}`)
-	wantStatus(t, ok, http.StatusOK)
-	wantContains(t, ok, `"status":"in_progress"`)
-	wantStatus(t, student.json(http.MethodPatch, path, `{"status":"resolved"}`), http.StatusForbidden)
-	wantStatus(t, ts.login(t, "warden2@demo.test").json(http.MethodPatch, path, `{"status":"resolved"}`), http.StatusNotFound)
+	webtest.WantStatus(t, w.JSON(http.MethodPatch, path, `{"status":"resolved"}`), http.StatusUnprocessableEntity)
+	ok := w.JSON(http.MethodPatch, path, `{"status":"in_progress","note":"Electrician called"}`)
+	webtest.WantStatus(t, ok, http.StatusOK)
+	webtest.WantContains(t, ok, `"status":"in_progress"`)
+	webtest.WantStatus(t, student.JSON(http.MethodPatch, path, `{"status":"resolved"}`), http.StatusForbidden)
+	webtest.WantStatus(t, ts.login(t, "warden2@demo.test").JSON(http.MethodPatch, path, `{"status":"resolved"}`), http.StatusNotFound)
 	anon := ts.client(t)
-	r := anon.json(http.MethodGet, "/api/issues", "")
-	wantStatus(t, r, http.StatusUnauthorized)
-	wantContains(t, r, `"error":"Sign in first."`)
+	r := anon.JSON(http.MethodGet, "/api/issues", "")
+	webtest.WantStatus(t, r, http.StatusUnauthorized)
+	webtest.WantContains(t, r, `"error":"Sign in first."`)
 }

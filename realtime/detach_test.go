@@ -14,9 +14,9 @@ func detach(o *StreamOptions) { o.Detach = true }
 // A detached stream: Serve returns at once, and the stream goes on with
 // the same replay, live delivery, heartbeat and endings.
 func TestDetachedStream(t *testing.T) {
-	hub := NewHub(renderText, HubOptions{Logger: quietLog})
+	hub := NewHub(HubOptions{Logger: quietLog})
 	src := &memSource{}
-	first := src.Append("hostel:1", "before", 0)
+	first := src.Append(1, "before", 0)
 	srv := newStreamServer(t, hub, src, func(o *StreamOptions) {
 		o.Detach = true
 		o.Heartbeat = 50 * time.Millisecond
@@ -30,12 +30,12 @@ func TestDetachedStream(t *testing.T) {
 		t.Errorf("headers: %v", resp.Header)
 	}
 	if f := next(t, dec, 2*time.Second); f.ID != first.ID {
-		t.Fatalf("replay: got %s, want id %d", show(f), first.ID)
+		t.Fatalf("replay: got %s, want id %d", f, first.ID)
 	}
 	waitSubscribers(t, hub, 1)
-	m := publish(hub, src, "hostel:1")
+	m := publish(hub, src, 1)
 	if f := next(t, dec, 2*time.Second); f.ID != m.ID {
-		t.Fatalf("live: got %s, want id %d", show(f), m.ID)
+		t.Fatalf("live: got %s, want id %d", f, m.ID)
 	}
 	// Heartbeats keep an idle stream alive past the server's timeouts.
 	beats := make(chan string, 4)
@@ -56,14 +56,14 @@ func TestDetachedStream(t *testing.T) {
 	waitSubscribers(t, hub, 1)
 	hub.Close()
 	if f, err := dec2.Next(); !errors.Is(err, io.EOF) {
-		t.Errorf("after Close: got %s, %v, want EOF", show(f), err)
+		t.Errorf("after Close: got %s, %v, want EOF", f, err)
 	}
 }
 
 // A detached client that never reads is dropped when its queue fills, and
 // its connection closed, without holding up anyone else.
 func TestDetachedStuckClientIsDropped(t *testing.T) {
-	hub := NewHub(renderText, HubOptions{QueueSize: 4, Logger: quietLog})
+	hub := NewHub(HubOptions{QueueSize: 4, Logger: quietLog})
 	defer hub.Close()
 	src := &memSource{}
 	srv := newStreamServer(t, hub, src, detach)
@@ -80,10 +80,10 @@ func TestDetachedStuckClientIsDropped(t *testing.T) {
 		if i == 2000 {
 			t.Fatal("the stuck client was never dropped")
 		}
-		m := src.Append("hostel:1", big, 0)
-		hub.Deliver(t.Context(), m)
+		m := src.Append(1, big, 0)
+		hub.Deliver(t.Context(), m, renderText)
 		if f := next(t, dec, 2*time.Second); f.ID != m.ID {
-			t.Fatalf("the reading client got %s, want id %d", show(f), m.ID)
+			t.Fatalf("the reading client got %s, want id %d", f, m.ID)
 		}
 	}
 	waitSubscribers(t, hub, 1)
@@ -92,15 +92,15 @@ func TestDetachedStuckClientIsDropped(t *testing.T) {
 // The server's read and write timeouts (100 ms here) do not end a
 // detached stream.
 func TestDetachedStreamOutlivesServerTimeouts(t *testing.T) {
-	hub := NewHub(renderText, HubOptions{Logger: quietLog})
+	hub := NewHub(HubOptions{Logger: quietLog})
 	defer hub.Close()
 	src := &memSource{}
 	srv := newStreamServer(t, hub, src, detach)
 	_, dec, _ := connect(t, srv.URL, 0)
 	waitSubscribers(t, hub, 1)
 	time.Sleep(300 * time.Millisecond)
-	m := publish(hub, src, "hostel:1")
+	m := publish(hub, src, 1)
 	if f := next(t, dec, 2*time.Second); f.ID != m.ID {
-		t.Fatalf("after the timeouts: got %s, want id %d", show(f), m.ID)
+		t.Fatalf("after the timeouts: got %s, want id %d", f, m.ID)
 	}
 }

@@ -6,15 +6,17 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"hostelhub/store"
 )
 
-// Source is the committed event table, read in id order.
+// Source is the committed event table, read in id order: a *store.Store.
 type Source interface {
-	// After returns up to limit events with an id greater than afterID,
-	// in increasing id order.
-	After(ctx context.Context, afterID int64, limit int) ([]Message, error)
-	// Latest returns the greatest committed event id, or 0 if there is none.
-	Latest(ctx context.Context) (int64, error)
+	// Log returns up to limit events with an id greater than afterID, in
+	// increasing id order.
+	Log(ctx context.Context, afterID int64, limit int) ([]store.Event, error)
+	// LatestEventID returns the greatest committed event id, or 0 if there is none.
+	LatestEventID(ctx context.Context) (int64, error)
 }
 
 // FollowerOptions configures a Follower; the zero value is usable.
@@ -22,23 +24,20 @@ type FollowerOptions struct {
 	// PollInterval is the safety-net read of the event table that covers
 	// lost notifications (default 1s).
 	PollInterval time.Duration
-	// BatchSize is the limit passed to Source.After (default 256).
+	// BatchSize is the limit passed to Source.Log (default 256).
 	BatchSize int
-	// OnMessage, if set, sees every message in id order just before it is
-	// delivered to the hub (e.g. to invalidate caches the renderer reads).
-	// It runs on the follower's goroutine and should be quick.
-	OnMessage func(Message)
 	// Logger receives source and transport errors (default slog.Default()).
 	Logger *slog.Logger
 }
 
 // Follower tails the event table and hands every new event, in id order and
-// exactly once, to a Hub. It reads on every wake-up (from the Transport or
-// Wake) and on a poll ticker, so notifications that arrive out of order, late
-// or never cannot reorder or lose events. Run it once per instance.
+// exactly once, to one function. It reads on every wake-up (from the
+// Transport or Wake) and on a poll ticker, so notifications that arrive out
+// of order, late or never cannot reorder or lose events. Run it once per
+// instance.
 type Follower struct {
 	src  Source
-	hub  *Hub
+	each func(context.Context, store.Event)
 	tr   Transport
 	opts FollowerOptions
 
@@ -47,9 +46,10 @@ type Follower struct {
 	wake         chan struct{}
 }
 
-// NewFollower returns a Follower delivering src's events to hub; tr may be
-// nil, leaving Wake and the poll ticker.
-func NewFollower(src Source, hub *Hub, tr Transport, opts FollowerOptions) *Follower {
+// NewFollower returns a Follower that calls each with every event of src,
+// this instance's and others', on its own goroutine; each should be quick.
+// tr may be nil, leaving Wake and the poll ticker.
+func NewFollower(src Source, each func(context.Context, store.Event), tr Transport, opts FollowerOptions) *Follower {
 	if opts.PollInterval <= 0 {
 		opts.PollInterval = time.Second
 	}
@@ -59,11 +59,11 @@ func NewFollower(src Source, hub *Hub, tr Transport, opts FollowerOptions) *Foll
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Follower{src: src, hub: hub, tr: tr, opts: opts, wake: make(chan struct{}, 1)}
+	return &Follower{src: src, each: each, tr: tr, opts: opts, wake: make(chan struct{}, 1)}
 }
 
-// LastID returns the id of the last event handed to the hub (or, before
-// any, the latest id when Run started).
+// LastID returns the id of the last event handed on (or, before any, the
+// latest id when Run started).
 func (f *Follower) LastID() int64 { return f.lastID.Load() }
 
 // SourceErrors returns how many reads of the Source have failed so far.
@@ -84,7 +84,7 @@ func (f *Follower) Wake(id int64) {
 	}
 }
 
-// Run starts from Source.Latest and follows the event table until ctx ends,
+// Run starts from Source.LatestEventID and follows the event table until ctx ends,
 // then returns nil once its transport listener has stopped. Source and
 // Transport errors are logged and retried with backoff, never returned.
 func (f *Follower) Run(ctx context.Context) error {
@@ -103,7 +103,7 @@ func (f *Follower) Run(ctx context.Context) error {
 
 	var bo backoff
 	for {
-		latest, err := f.src.Latest(ctx)
+		latest, err := f.src.LatestEventID(ctx)
 		if err == nil {
 			f.lastID.Store(latest)
 			break
@@ -139,7 +139,7 @@ func (f *Follower) catchUp(ctx context.Context) bool {
 	var bo backoff
 	for {
 		last := f.lastID.Load()
-		msgs, err := f.src.After(ctx, last, f.opts.BatchSize)
+		evs, err := f.src.Log(ctx, last, f.opts.BatchSize)
 		if err != nil {
 			if ctx.Err() != nil {
 				return false
@@ -152,18 +152,15 @@ func (f *Follower) catchUp(ctx context.Context) bool {
 			continue
 		}
 		bo = backoff{}
-		if len(msgs) == 0 {
+		if len(evs) == 0 {
 			return true
 		}
-		for _, m := range msgs {
-			if m.ID <= last {
+		for _, e := range evs {
+			if e.ID <= last {
 				continue // a Source that repeats itself must not repeat deliveries
 			}
-			if f.opts.OnMessage != nil {
-				f.opts.OnMessage(m)
-			}
-			f.hub.Deliver(ctx, m)
-			last = m.ID
+			f.each(ctx, e)
+			last = e.ID
 			f.lastID.Store(last)
 		}
 		if ctx.Err() != nil {

@@ -6,6 +6,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"hostelhub/realtime/realtimetest"
+	"hostelhub/store"
 )
 
 // runFollower starts f and stops it when the test ends.
@@ -42,21 +45,22 @@ func expectIDs(t *testing.T, s *Subscription, want []int64) {
 // decides what is delivered and in which order.
 func TestFollowerOrderDespiteShuffledNotifications(t *testing.T) {
 	src := &memSource{}
-	src.Append("hostel:1", "old", 0) // before the follower starts: not delivered
-	hub := NewHub(renderText, HubOptions{QueueSize: 1024, Logger: quietLog})
+	src.Append(1, "old", 0) // before the follower starts: not delivered
+	hub := NewHub(HubOptions{QueueSize: 1024, Logger: quietLog})
 	defer hub.Close()
-	sub := hub.Subscribe([]string{AllTopics}, "warden")
-	tr := NewLocalTransport()
+	sub := hub.Subscribe(nil, "warden")
+	tr := realtimetest.NewLocalTransport()
 	var seen []int64
 	var mu sync.Mutex
-	f := NewFollower(src, hub, tr, FollowerOptions{
+	deliver := deliverTo(hub, renderText)
+	f := NewFollower(src, func(ctx context.Context, e store.Event) {
+		mu.Lock()
+		seen = append(seen, e.ID)
+		mu.Unlock()
+		deliver(ctx, e)
+	}, tr, FollowerOptions{
 		PollInterval: time.Hour, // wake-ups only
 		Logger:       quietLog,
-		OnMessage: func(m Message) {
-			mu.Lock()
-			seen = append(seen, m.ID)
-			mu.Unlock()
-		},
 	})
 	runFollower(t, f)
 	eventually(t, 5*time.Second, "follower start", func() bool { return f.LastID() == 1 })
@@ -67,7 +71,7 @@ func TestFollowerOrderDespiteShuffledNotifications(t *testing.T) {
 	for batch := 0; batch < 50; batch++ {
 		var ids []int64
 		for range 1 + rng.IntN(5) {
-			m := src.Append([]string{"hostel:1", "hostel:2"}[rng.IntN(2)], "new_issue", 0)
+			m := src.Append(int64(1+rng.IntN(2)), "new_issue", 0)
 			ids = append(ids, m.ID)
 			want = append(want, m.ID)
 		}
@@ -91,11 +95,11 @@ func TestFollowerOrderDespiteShuffledNotifications(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	if len(seen) != len(want) {
-		t.Fatalf("OnMessage saw %d messages, want %d", len(seen), len(want))
+		t.Fatalf("each saw %d events, want %d", len(seen), len(want))
 	}
 	for i := range want {
 		if seen[i] != want[i] {
-			t.Fatalf("OnMessage %d: got %d, want %d", i, seen[i], want[i])
+			t.Fatalf("each %d: got %d, want %d", i, seen[i], want[i])
 		}
 	}
 }
@@ -103,17 +107,17 @@ func TestFollowerOrderDespiteShuffledNotifications(t *testing.T) {
 // With every notification lost, the poll ticker still delivers everything.
 func TestFollowerPollsWhenNotificationsAreLost(t *testing.T) {
 	src := &memSource{}
-	hub := NewHub(renderText, HubOptions{Logger: quietLog})
+	hub := NewHub(HubOptions{Logger: quietLog})
 	defer hub.Close()
-	sub := hub.Subscribe([]string{"hostel:1"}, "student")
-	f := NewFollower(src, hub, nil, FollowerOptions{PollInterval: 20 * time.Millisecond, BatchSize: 3, Logger: quietLog})
+	sub := hub.Subscribe([]int64{1}, "student")
+	f := NewFollower(src, deliverTo(hub, renderText), nil, FollowerOptions{PollInterval: 20 * time.Millisecond, BatchSize: 3, Logger: quietLog})
 	runFollower(t, f)
 	eventually(t, time.Second, "follower start", func() bool { return f.LastID() == 0 })
 	time.Sleep(30 * time.Millisecond) // let it read the empty table once
 
 	var want []int64
 	for i := range 10 { // more than one batch per read
-		m := src.Append("hostel:1", "new_issue", int64(i))
+		m := src.Append(1, "new_issue", int64(i))
 		want = append(want, m.ID)
 	}
 	expectIDs(t, sub, want)
@@ -122,13 +126,13 @@ func TestFollowerPollsWhenNotificationsAreLost(t *testing.T) {
 // Wake reads at once, without waiting for the poll.
 func TestFollowerWake(t *testing.T) {
 	src := &memSource{}
-	hub := NewHub(renderText, HubOptions{Logger: quietLog})
+	hub := NewHub(HubOptions{Logger: quietLog})
 	defer hub.Close()
-	sub := hub.Subscribe([]string{"hostel:1"}, "student")
-	f := NewFollower(src, hub, nil, FollowerOptions{PollInterval: time.Hour, Logger: quietLog})
+	sub := hub.Subscribe([]int64{1}, "student")
+	f := NewFollower(src, deliverTo(hub, renderText), nil, FollowerOptions{PollInterval: time.Hour, Logger: quietLog})
 	runFollower(t, f)
 	time.Sleep(20 * time.Millisecond)
-	m := src.Append("hostel:1", "new_issue", 0)
+	m := src.Append(1, "new_issue", 0)
 	f.Wake(m.ID)
 	if d := receive(t, sub, time.Second); d.ID != m.ID {
 		t.Fatalf("got %d, want %d", d.ID, m.ID)
@@ -138,27 +142,27 @@ func TestFollowerWake(t *testing.T) {
 // A failing Source is retried with backoff; nothing is skipped.
 func TestFollowerRetriesSourceErrors(t *testing.T) {
 	src := &memSource{}
-	src.Append("hostel:1", "old", 0)
-	src.failNext = 2 // Latest fails twice at start
-	hub := NewHub(renderText, HubOptions{Logger: quietLog})
+	src.Append(1, "old", 0)
+	src.failNext = 2 // LatestEventID fails twice at start
+	hub := NewHub(HubOptions{Logger: quietLog})
 	defer hub.Close()
-	sub := hub.Subscribe([]string{"hostel:1"}, "student")
-	f := NewFollower(src, hub, nil, FollowerOptions{PollInterval: 10 * time.Millisecond, Logger: quietLog})
+	sub := hub.Subscribe([]int64{1}, "student")
+	f := NewFollower(src, deliverTo(hub, renderText), nil, FollowerOptions{PollInterval: 10 * time.Millisecond, Logger: quietLog})
 	runFollower(t, f)
 	eventually(t, 5*time.Second, "start despite errors", func() bool { return f.LastID() == 1 })
 	if got := f.SourceErrors(); got != 2 {
 		t.Errorf("source errors at start: got %d, want 2", got)
 	}
 
-	a := src.Append("hostel:1", "new_issue", 0)
+	a := src.Append(1, "new_issue", 0)
 	if d := receive(t, sub, 5*time.Second); d.ID != a.ID {
 		t.Fatalf("got %d, want %d", d.ID, a.ID)
 	}
 	src.mu.Lock()
 	src.failNext = 3
 	src.mu.Unlock()
-	b := src.Append("hostel:1", "new_issue", 0)
-	c := src.Append("hostel:1", "new_issue", 0)
+	b := src.Append(1, "new_issue", 0)
+	c := src.Append(1, "new_issue", 0)
 	expectIDs(t, sub, []int64{b.ID, c.ID})
 	if got := f.SourceErrors(); got != 5 {
 		t.Errorf("source errors: got %d, want 5", got)

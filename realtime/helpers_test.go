@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"testing"
 	"time"
+
+	"hostelhub/store"
 )
 
 var quietLog = slog.New(slog.DiscardHandler)
@@ -16,46 +19,55 @@ var quietLog = slog.New(slog.DiscardHandler)
 // memSource is an in-memory event table: ids 1, 2, 3, … in commit order.
 type memSource struct {
 	mu       sync.Mutex
-	msgs     []Message
+	events   []store.Event
 	failNext int   // fail this many upcoming calls
 	pruned   int64 // events up to this id are no longer available for replay
 }
 
 var errSourceDown = errors.New("source down")
 
-func (s *memSource) Append(topic, kind string, ref int64) Message {
+func (s *memSource) Append(hostelID int64, kind string, ref int64) store.Event {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	m := Message{ID: int64(len(s.msgs)) + 1, Topic: topic, Kind: kind, Ref: ref}
-	s.msgs = append(s.msgs, m)
-	return m
+	e := store.Event{
+		ID:        int64(len(s.events)) + 1,
+		HostelID:  hostelID,
+		Kind:      store.EventKind(kind),
+		RefID:     ref,
+		CreatedAt: time.Now().Unix(),
+	}
+	s.events = append(s.events, e)
+	return e
 }
 
-func (s *memSource) After(_ context.Context, afterID int64, limit int) ([]Message, error) {
+func (s *memSource) Log(_ context.Context, afterID int64, limit int) ([]store.Event, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.failNext > 0 {
 		s.failNext--
 		return nil, errSourceDown
 	}
-	i := sort.Search(len(s.msgs), func(i int) bool { return s.msgs[i].ID > afterID })
-	j := min(len(s.msgs), i+limit)
-	return append([]Message(nil), s.msgs[i:j]...), nil
+	i := sort.Search(len(s.events), func(i int) bool { return s.events[i].ID > afterID })
+	j := min(len(s.events), i+limit)
+	return append([]store.Event(nil), s.events[i:j]...), nil
 }
 
-func (s *memSource) Latest(context.Context) (int64, error) {
+func (s *memSource) LatestEventID(context.Context) (int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.failNext > 0 {
 		s.failNext--
 		return 0, errSourceDown
 	}
-	return int64(len(s.msgs)), nil
+	return int64(len(s.events)), nil
 }
 
+var _ Source = (*memSource)(nil)
+
 // replay builds a StreamOptions.Replay from the source, the way the app does
-// from its event table.
-func (s *memSource) replay(topics []string, audience string, render Renderer) func(context.Context, int64) ([]Delivery, bool, error) {
+// from its event table: the events of hostelIDs (nil for every hostel), never
+// those of no hostel.
+func (s *memSource) replay(hostelIDs []int64, audience string, render Renderer) func(context.Context, int64) ([]Delivery, bool, error) {
 	return func(ctx context.Context, afterID int64) ([]Delivery, bool, error) {
 		s.mu.Lock()
 		tooOld := afterID < s.pruned
@@ -63,31 +75,37 @@ func (s *memSource) replay(topics []string, audience string, render Renderer) fu
 		if tooOld {
 			return nil, true, nil
 		}
-		msgs, err := s.After(ctx, afterID, 1<<30)
+		evs, err := s.Log(ctx, afterID, 1<<30)
 		if err != nil {
 			return nil, false, err
 		}
 		var ds []Delivery
-		for _, m := range msgs {
-			if !contains(topics, m.Topic) && !contains(topics, AllTopics) {
+		for _, e := range evs {
+			if e.HostelID == 0 || hostelIDs != nil && !slices.Contains(hostelIDs, e.HostelID) {
 				continue
 			}
-			frames, err := render(ctx, m, audience)
+			frames, err := render(ctx, e, audience)
 			if err != nil {
 				return nil, false, err
 			}
 			if len(frames) > 0 {
-				ds = append(ds, Delivery{ID: m.ID, Frames: frames})
+				ds = append(ds, Delivery{ID: e.ID, Frames: frames})
 			}
 		}
 		return ds, false, nil
 	}
 }
 
-// renderText renders one frame naming the audience, so tests can tell what
-// each audience got.
-func renderText(_ context.Context, m Message, audience string) ([]Frame, error) {
-	return []Frame{{Event: m.Kind, Data: fmt.Appendf(nil, "%s %s %d", audience, m.Topic, m.ID)}}, nil
+// deliverTo is a Follower's each that hands every event to hub, rendered
+// with render: how the app wires the two.
+func deliverTo(hub *Hub, render Renderer) func(context.Context, store.Event) {
+	return func(ctx context.Context, e store.Event) { hub.Deliver(ctx, e, render) }
+}
+
+// renderText renders one frame naming the audience and the hostel, so tests
+// can tell what each audience got, e.g. "student hostel:1 7".
+func renderText(_ context.Context, e store.Event, audience string) ([]Frame, error) {
+	return []Frame{{Event: string(e.Kind), Data: fmt.Appendf(nil, "%s hostel:%d %d", audience, e.HostelID, e.ID)}}, nil
 }
 
 // countingRenderer counts calls per audience.
@@ -96,14 +114,14 @@ type countingRenderer struct {
 	calls map[string]int
 }
 
-func (c *countingRenderer) render(ctx context.Context, m Message, audience string) ([]Frame, error) {
+func (c *countingRenderer) render(ctx context.Context, e store.Event, audience string) ([]Frame, error) {
 	c.mu.Lock()
 	if c.calls == nil {
 		c.calls = make(map[string]int)
 	}
 	c.calls[audience]++
 	c.mu.Unlock()
-	return renderText(ctx, m, audience)
+	return renderText(ctx, e, audience)
 }
 
 func (c *countingRenderer) count(audience string) int {

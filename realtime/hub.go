@@ -4,15 +4,16 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
+
+	"hostelhub/store"
 )
 
-// AllTopics, as a subscription topic, receives the messages of every topic.
-const AllTopics = "*"
-
 var (
-	// ErrSlow ends a subscription whose queue was full when a message came:
+	// ErrSlow ends a subscription whose queue was full when an event came:
 	// the client is disconnected rather than allowed to slow the others,
 	// and catches up by reconnecting with its Last-Event-ID.
 	ErrSlow = errors.New("realtime: subscriber too slow")
@@ -20,24 +21,16 @@ var (
 	ErrClosed = errors.New("realtime: subscription closed")
 )
 
-// Message is one committed event, as the follower reads it from the store.
-type Message struct {
-	ID    int64  // the event row's id; ids increase in commit order
-	Topic string // e.g. "hostel:3"; "" is for the follower's OnMessage only, never a stream
-	Kind  string // e.g. "new_issue"
-	Ref   int64  // what it refers to (issue id, announcement id)
-}
-
-// Renderer returns the frames one audience receives for m; nil or empty
+// Renderer returns the frames one audience receives for e; nil or empty
 // means nothing for that audience. The hub calls it once per audience that
 // has subscribers, never once per subscriber, and shares the returned
 // frames (read-only) among that audience's subscriptions.
-type Renderer func(ctx context.Context, m Message, audience string) ([]Frame, error)
+type Renderer func(ctx context.Context, e store.Event, audience string) ([]Frame, error)
 
-// Delivery is what one subscription receives for one message: the frames
+// Delivery is what one subscription receives for one event: the frames
 // rendered for its audience. Frames are shared and must not be modified.
 type Delivery struct {
-	ID     int64   // the message's id; Serve writes it on every frame
+	ID     int64   // the event's id; Serve writes it on every frame
 	Frames []Frame // what the Renderer returned for the subscription's audience
 }
 
@@ -53,45 +46,47 @@ type HubOptions struct {
 // HubStats is a snapshot of a hub's counters.
 type HubStats struct {
 	Subscribers  int    // open subscriptions now
-	Messages     uint64 // messages passed to Deliver
-	Delivered    uint64 // deliveries queued, one per subscription per message
+	Events       uint64 // events passed to Deliver that streams show
+	Delivered    uint64 // deliveries queued, one per subscription per event
 	Dropped      uint64 // subscriptions dropped for a full queue (ErrSlow)
-	RenderErrors uint64 // Renderer calls that failed; those audiences missed the message
+	RenderErrors uint64 // Renderer calls that failed; those audiences missed the event
 }
 
-// Hub fans messages out to subscriptions by topic and audience. Its methods
+// Hub fans events out to subscriptions by hostel and audience. Its methods
 // are safe for concurrent use.
 type Hub struct {
-	render    Renderer
 	queueSize int
 	log       *slog.Logger
 
-	// mu guards the topic map. Deliver iterates snapshots of its lists
+	// mu guards the subscription maps. Deliver iterates snapshots of their lists
 	// without holding mu, so subscribing and unsubscribing never wait for a
 	// fan-out, nor a fan-out for them. That is safe because no element of a
 	// list is ever overwritten: Subscribe only appends (in place or into a
 	// copy) and remove always builds a new list.
-	mu     sync.RWMutex
-	topics map[string]map[string][]subEntry // topic → audience → subscriptions
-	subs   int
-	closed bool
+	mu      sync.RWMutex
+	hostels map[int64]audiences // subscriptions to one hostel's events
+	every   audiences           // subscriptions to every hostel's events
+	subs    int
+	closed  bool
 
-	// deliverMu serialises Deliver, so that every queue receives messages
+	// deliverMu serialises Deliver, so that every queue receives events
 	// in the order Deliver was called even if two goroutines call it.
 	deliverMu sync.Mutex
 	rendered  []audienceFrames
 	slow      []*Subscription
 
-	messages     atomic.Uint64
+	events       atomic.Uint64
 	delivered    atomic.Uint64
 	dropped      atomic.Uint64
 	renderErrors atomic.Uint64
 }
 
+// audiences lists subscriptions by audience.
+type audiences map[string][]subEntry
+
 type audienceFrames struct {
 	audience string
-	frames   []Frame
-	lists    [2][]subEntry // the audience's subscriptions to the topic and to AllTopics
+	lists    [2][]subEntry // the audience's subscriptions to the event's hostel and to every hostel
 }
 
 // subEntry keeps the queue next to its subscription, so a fan-out touches
@@ -101,11 +96,8 @@ type subEntry struct {
 	s  *Subscription
 }
 
-// NewHub returns a Hub that renders messages with render, which must not be nil.
-func NewHub(render Renderer, opts HubOptions) *Hub {
-	if render == nil {
-		panic("realtime: NewHub with nil Renderer")
-	}
+// NewHub returns a Hub.
+func NewHub(opts HubOptions) *Hub {
 	if opts.QueueSize <= 0 {
 		opts.QueueSize = 64
 	}
@@ -113,31 +105,28 @@ func NewHub(render Renderer, opts HubOptions) *Hub {
 		opts.Logger = slog.Default()
 	}
 	return &Hub{
-		render:    render,
 		queueSize: opts.QueueSize,
 		log:       opts.Logger,
-		topics:    make(map[string]map[string][]subEntry),
+		hostels:   make(map[int64]audiences),
+		every:     make(audiences),
 	}
 }
 
-// Subscribe opens a subscription to topics (AllTopics for every topic) for
-// one audience. Listing a topic twice, or a topic next to AllTopics, still
-// delivers each message once. On a closed hub the subscription is already
-// done, with ErrClosed. The caller must Close it when finished.
-func (h *Hub) Subscribe(topics []string, audience string) *Subscription {
+// Subscribe opens a subscription to the events of hostelIDs (nil for every
+// hostel) for one audience. Listing a hostel twice still delivers each event
+// once. On a closed hub the subscription is already done, with ErrClosed.
+// The caller must Close it when finished.
+func (h *Hub) Subscribe(hostelIDs []int64, audience string) *Subscription {
 	s := &Subscription{
 		hub:      h,
 		audience: audience,
+		every:    hostelIDs == nil,
 		ch:       make(chan Delivery, h.queueSize),
 		done:     make(chan struct{}),
 	}
-	for _, t := range topics {
-		if t == AllTopics {
-			s.topics = []string{AllTopics}
-			break
-		}
-		if !contains(s.topics, t) {
-			s.topics = append(s.topics, t)
+	for _, id := range hostelIDs {
+		if !slices.Contains(s.hostels, id) {
+			s.hostels = append(s.hostels, id)
 		}
 	}
 
@@ -147,13 +136,17 @@ func (h *Hub) Subscribe(topics []string, audience string) *Subscription {
 		s.finish(ErrClosed)
 		return s
 	}
-	for _, t := range s.topics {
-		byAud := h.topics[t]
+	e := subEntry{s.ch, s}
+	if s.every {
+		h.every[audience] = append(h.every[audience], e)
+	}
+	for _, id := range s.hostels {
+		byAud := h.hostels[id]
 		if byAud == nil {
-			byAud = make(map[string][]subEntry)
-			h.topics[t] = byAud
+			byAud = make(audiences)
+			h.hostels[id] = byAud
 		}
-		byAud[audience] = append(byAud[audience], subEntry{s.ch, s})
+		byAud[audience] = append(byAud[audience], e)
 	}
 	s.registered = true
 	h.subs++
@@ -161,39 +154,27 @@ func (h *Hub) Subscribe(topics []string, audience string) *Subscription {
 	return s
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-// Deliver renders m once for each audience subscribed to m.Topic (or to
-// AllTopics) and queues the frames to those subscriptions. It never waits
+// Deliver renders e once for each audience subscribed to e's hostel (or to
+// every hostel) and queues the frames to those subscriptions. It never waits
 // for a subscriber: one whose queue is full is dropped with ErrSlow. Render
-// errors are logged and that audience misses m. Calls are serialised, and
-// each subscription receives messages in the order Deliver was called.
-// A message with no topic is for no stream: Deliver ignores it.
-func (h *Hub) Deliver(ctx context.Context, m Message) {
-	if m.Topic == "" {
+// errors are logged and that audience misses e. Calls are serialised, and
+// each subscription receives events in the order Deliver was called. An
+// event of no hostel is for no stream: Deliver ignores it.
+func (h *Hub) Deliver(ctx context.Context, e store.Event, render Renderer) {
+	if e.HostelID == 0 {
 		return
 	}
 	h.deliverMu.Lock()
 	defer h.deliverMu.Unlock()
-	h.messages.Add(1)
+	h.events.Add(1)
 
 	// Snapshot the audiences present; render outside the lock, and only for
-	// them. A subscription added after this snapshot misses m live, but it
-	// subscribed after m was committed, so its replay includes m.
+	// them. A subscription added after this snapshot misses e live, but it
+	// subscribed after e was committed, so its replay includes e.
 	h.rendered = h.rendered[:0]
 	h.mu.RLock()
-	for i, t := range [2]string{m.Topic, AllTopics} {
-		if i == 1 && m.Topic == AllTopics {
-			break
-		}
-		for aud, list := range h.topics[t] {
+	for i, byAud := range [2]audiences{h.hostels[e.HostelID], h.every} {
+		for aud, list := range byAud {
 			j := h.audienceIndex(aud)
 			if j < 0 {
 				j = len(h.rendered)
@@ -208,26 +189,26 @@ func (h *Hub) Deliver(ctx context.Context, m Message) {
 	h.slow = h.slow[:0]
 	for i := range h.rendered {
 		r := &h.rendered[i]
-		frames, err := h.render(ctx, m, r.audience)
+		frames, err := render(ctx, e, r.audience)
 		if err != nil {
 			h.renderErrors.Add(1)
-			h.log.ErrorContext(ctx, "realtime: render", "event_id", m.ID, "topic", m.Topic,
-				"kind", m.Kind, "audience", r.audience, "err", err)
+			h.log.ErrorContext(ctx, "realtime: render", "event_id", e.ID, "hostel_id", e.HostelID,
+				"kind", e.Kind, "audience", r.audience, "err", err)
 		}
 		if len(frames) > 0 && err == nil {
-			d := Delivery{ID: m.ID, Frames: frames}
+			d := Delivery{ID: e.ID, Frames: frames}
 			for _, list := range r.lists {
-				for _, e := range list {
+				for _, se := range list {
 					select {
-					case e.ch <- d:
+					case se.ch <- d:
 						n++
 					default:
-						h.slow = append(h.slow, e.s)
+						h.slow = append(h.slow, se.s)
 					}
 				}
 			}
 		}
-		*r = audienceFrames{} // do not keep lists or frames alive until the next message
+		*r = audienceFrames{} // do not keep lists alive until the next event
 	}
 	h.delivered.Add(n)
 
@@ -236,8 +217,8 @@ func (h *Hub) Deliver(ctx context.Context, m Message) {
 		// sent to; its queue is simply never read.
 		if h.remove(s) {
 			h.dropped.Add(1)
-			h.log.WarnContext(ctx, "realtime: dropped slow subscriber", "event_id", m.ID,
-				"topics", s.topics, "audience", s.audience, "queue", cap(s.ch))
+			h.log.WarnContext(ctx, "realtime: dropped slow subscriber", "event_id", e.ID,
+				"hostels", s.hostels, "audience", s.audience, "queue", cap(s.ch))
 		}
 		s.finish(ErrSlow)
 		h.slow[i] = nil
@@ -262,25 +243,33 @@ func (h *Hub) remove(s *Subscription) bool {
 	}
 	s.registered = false
 	h.subs--
-	for _, t := range s.topics {
-		byAud := h.topics[t]
-		old := byAud[s.audience]
-		list := make([]subEntry, 0, len(old))
-		for _, e := range old {
-			if e.s != s {
-				list = append(list, e)
-			}
-		}
-		if len(list) > 0 {
-			byAud[s.audience] = list
-		} else {
-			delete(byAud, s.audience)
-		}
-		if len(byAud) == 0 {
-			delete(h.topics, t)
+	if s.every {
+		without(h.every, s)
+	}
+	for _, id := range s.hostels {
+		if byAud := h.hostels[id]; without(byAud, s) {
+			delete(h.hostels, id)
 		}
 	}
 	return true
+}
+
+// without takes s out of its audience's list, building a new list (see
+// Hub.mu), and reports whether no audience is left.
+func without(byAud audiences, s *Subscription) bool {
+	old := byAud[s.audience]
+	list := make([]subEntry, 0, len(old))
+	for _, e := range old {
+		if e.s != s {
+			list = append(list, e)
+		}
+	}
+	if len(list) > 0 {
+		byAud[s.audience] = list
+	} else {
+		delete(byAud, s.audience)
+	}
+	return len(byAud) == 0
 }
 
 // Close ends every subscription with ErrClosed, so that streams return and
@@ -290,7 +279,7 @@ func (h *Hub) Close() {
 	h.mu.Lock()
 	h.closed = true
 	var all []*Subscription
-	for _, byAud := range h.topics {
+	for _, byAud := range append(slices.Collect(maps.Values(h.hostels)), h.every) {
 		for _, list := range byAud {
 			for _, e := range list {
 				if e.s.registered {
@@ -300,7 +289,8 @@ func (h *Hub) Close() {
 			}
 		}
 	}
-	h.topics = make(map[string]map[string][]subEntry)
+	h.hostels = make(map[int64]audiences)
+	h.every = make(audiences)
 	h.subs = 0
 	h.mu.Unlock()
 	for _, s := range all {
@@ -315,7 +305,7 @@ func (h *Hub) Stats() HubStats {
 	h.mu.RUnlock()
 	return HubStats{
 		Subscribers:  subs,
-		Messages:     h.messages.Load(),
+		Events:       h.events.Load(),
 		Delivered:    h.delivered.Load(),
 		Dropped:      h.dropped.Load(),
 		RenderErrors: h.renderErrors.Load(),

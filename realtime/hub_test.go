@@ -9,18 +9,20 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"hostelhub/store"
 )
 
 func TestHubFanOut(t *testing.T) {
-	hub := NewHub(renderText, HubOptions{Logger: quietLog})
+	hub := NewHub(HubOptions{Logger: quietLog})
 	defer hub.Close()
 	const subs, msgs = 1000, 20
 	all := make([]*Subscription, subs)
 	for i := range all {
-		all[i] = hub.Subscribe([]string{"hostel:1"}, "student")
+		all[i] = hub.Subscribe([]int64{1}, "student")
 	}
 	for id := int64(1); id <= msgs; id++ {
-		hub.Deliver(context.Background(), Message{ID: id, Topic: "hostel:1", Kind: "new_issue"})
+		hub.Deliver(context.Background(), store.Event{ID: id, HostelID: 1, Kind: store.EventNewIssue}, renderText)
 	}
 	for i, s := range all {
 		for id := int64(1); id <= msgs; id++ {
@@ -31,31 +33,31 @@ func TestHubFanOut(t *testing.T) {
 		}
 	}
 	st := hub.Stats()
-	if st.Subscribers != subs || st.Messages != msgs || st.Delivered != subs*msgs || st.Dropped != 0 {
-		t.Errorf("got stats %+v, want %d subscribers, %d messages, %d delivered, 0 dropped", st, subs, msgs, subs*msgs)
+	if st.Subscribers != subs || st.Events != msgs || st.Delivered != subs*msgs || st.Dropped != 0 {
+		t.Errorf("got stats %+v, want %d subscribers, %d events, %d delivered, 0 dropped", st, subs, msgs, subs*msgs)
 	}
 }
 
 func TestHubRendersOncePerAudience(t *testing.T) {
 	var cr countingRenderer
-	hub := NewHub(cr.render, HubOptions{Logger: quietLog})
+	hub := NewHub(HubOptions{Logger: quietLog})
 	defer hub.Close()
 	type sub struct {
 		s        *Subscription
 		audience string
 	}
 	var subs []sub
-	add := func(n int, topic, audience string) {
+	add := func(n int, hostelIDs []int64, audience string) {
 		for range n {
-			subs = append(subs, sub{hub.Subscribe([]string{topic}, audience), audience})
+			subs = append(subs, sub{hub.Subscribe(hostelIDs, audience), audience})
 		}
 	}
-	add(300, "hostel:1", "student")
-	add(20, "hostel:1", "warden")
-	add(5, AllTopics, "management")
-	add(50, "hostel:2", "porter") // another topic: never rendered for hostel:1
+	add(300, []int64{1}, "student")
+	add(20, []int64{1}, "warden")
+	add(5, nil, "management")     // every hostel
+	add(50, []int64{2}, "porter") // another hostel: never rendered for hostel 1
 
-	hub.Deliver(context.Background(), Message{ID: 1, Topic: "hostel:1", Kind: "new_issue"})
+	hub.Deliver(context.Background(), store.Event{ID: 1, HostelID: 1, Kind: store.EventNewIssue}, cr.render)
 	for aud, want := range map[string]int{"student": 1, "warden": 1, "management": 1, "porter": 0} {
 		if got := cr.count(aud); got != want {
 			t.Errorf("renders for %s: got %d, want %d", aud, got, want)
@@ -73,40 +75,40 @@ func TestHubRendersOncePerAudience(t *testing.T) {
 	}
 
 	// An audience the renderer has nothing for gets nothing, and no queue slot.
-	hub2 := NewHub(func(ctx context.Context, m Message, aud string) ([]Frame, error) {
+	hub2 := NewHub(HubOptions{Logger: quietLog})
+	defer hub2.Close()
+	st, wa := hub2.Subscribe([]int64{1}, "student"), hub2.Subscribe([]int64{1}, "warden")
+	hub2.Deliver(context.Background(), store.Event{ID: 1, HostelID: 1}, func(ctx context.Context, e store.Event, aud string) ([]Frame, error) {
 		if aud == "student" {
 			return nil, nil
 		}
-		return renderText(ctx, m, aud)
-	}, HubOptions{Logger: quietLog})
-	defer hub2.Close()
-	st, wa := hub2.Subscribe([]string{"hostel:1"}, "student"), hub2.Subscribe([]string{"hostel:1"}, "warden")
-	hub2.Deliver(context.Background(), Message{ID: 1, Topic: "hostel:1"})
+		return renderText(ctx, e, aud)
+	})
 	receive(t, wa, time.Second)
 	expectNone(t, st, 10*time.Millisecond)
 }
 
-func TestHubTopicIsolation(t *testing.T) {
-	hub := NewHub(renderText, HubOptions{Logger: quietLog})
+func TestHubHostelIsolation(t *testing.T) {
+	hub := NewHub(HubOptions{Logger: quietLog})
 	defer hub.Close()
-	h1 := hub.Subscribe([]string{"hostel:1"}, "warden")
-	h2 := hub.Subscribe([]string{"hostel:2"}, "warden")
-	all := hub.Subscribe([]string{AllTopics}, "management")
-	both := hub.Subscribe([]string{"hostel:1", "hostel:2", "hostel:1"}, "warden")
-	dup := hub.Subscribe([]string{"hostel:1", AllTopics}, "warden") // AllTopics wins; no double delivery
+	h1 := hub.Subscribe([]int64{1}, "warden")
+	h2 := hub.Subscribe([]int64{2}, "warden")
+	all := hub.Subscribe(nil, "management") // every hostel
+	both := hub.Subscribe([]int64{1, 2, 1}, "warden")
+	dup := hub.Subscribe([]int64{1, 2, 3, 1, 3, 3}, "warden") // each hostel listed again: no double delivery
 
 	ctx := context.Background()
-	hub.Deliver(ctx, Message{ID: 1, Topic: "hostel:1"})
-	hub.Deliver(ctx, Message{ID: 2, Topic: "hostel:2"})
-	hub.Deliver(ctx, Message{ID: 3, Topic: "hostel:3"})
-	hub.Deliver(ctx, Message{ID: 4, Kind: "session_changed"}) // no topic: for no stream, not even AllTopics
+	hub.Deliver(ctx, store.Event{ID: 1, HostelID: 1}, renderText)
+	hub.Deliver(ctx, store.Event{ID: 2, HostelID: 2}, renderText)
+	hub.Deliver(ctx, store.Event{ID: 3, HostelID: 3}, renderText)
+	hub.Deliver(ctx, store.Event{ID: 4, Kind: store.EventSession}, renderText) // no hostel: for no stream, not even every hostel's
 
 	if d := receive(t, h1, time.Second); d.ID != 1 {
-		t.Errorf("hostel:1 subscriber: got %d, want 1", d.ID)
+		t.Errorf("hostel 1 subscriber: got %d, want 1", d.ID)
 	}
 	expectNone(t, h1, 10*time.Millisecond)
 	if d := receive(t, h2, time.Second); d.ID != 2 {
-		t.Errorf("hostel:2 subscriber: got %d, want 2", d.ID)
+		t.Errorf("hostel 2 subscriber: got %d, want 2", d.ID)
 	}
 	expectNone(t, h2, 0)
 	for name, s := range map[string]*Subscription{"all": all, "dup": dup} {
@@ -129,15 +131,15 @@ func TestHubTopicIsolation(t *testing.T) {
 // never waits for it and the others receive everything.
 func TestHubDropsStuckSubscriber(t *testing.T) {
 	const queue, msgs, readers = 8, 200, 20
-	hub := NewHub(renderText, HubOptions{QueueSize: queue, Logger: quietLog})
+	hub := NewHub(HubOptions{QueueSize: queue, Logger: quietLog})
 	defer hub.Close()
-	stuck := hub.Subscribe([]string{"hostel:1"}, "student")
+	stuck := hub.Subscribe([]int64{1}, "student")
 
 	var wg sync.WaitGroup
 	errs := make(chan error, readers)
 	progress := make([]atomic.Int64, readers)
 	for i := range readers {
-		s := hub.Subscribe([]string{"hostel:1"}, "student")
+		s := hub.Subscribe([]int64{1}, "student")
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -164,7 +166,7 @@ func TestHubDropsStuckSubscriber(t *testing.T) {
 	var slowest time.Duration
 	for id := int64(1); id <= msgs; id++ {
 		start := time.Now()
-		hub.Deliver(context.Background(), Message{ID: id, Topic: "hostel:1"})
+		hub.Deliver(context.Background(), store.Event{ID: id, HostelID: 1}, renderText)
 		slowest = max(slowest, time.Since(start))
 		if id%(queue/2) == 0 {
 			// Readers that keep up get everything promptly (here: before
@@ -207,16 +209,16 @@ func TestHubDropsStuckSubscriber(t *testing.T) {
 }
 
 func TestHubRenderErrorSkipsOnlyThatAudience(t *testing.T) {
-	hub := NewHub(func(ctx context.Context, m Message, aud string) ([]Frame, error) {
+	hub := NewHub(HubOptions{Logger: quietLog})
+	defer hub.Close()
+	st := hub.Subscribe([]int64{1}, "student")
+	wa := hub.Subscribe([]int64{1}, "warden")
+	hub.Deliver(context.Background(), store.Event{ID: 1, HostelID: 1}, func(ctx context.Context, e store.Event, aud string) ([]Frame, error) {
 		if aud == "warden" {
 			return nil, errors.New("template broke")
 		}
-		return renderText(ctx, m, aud)
-	}, HubOptions{Logger: quietLog})
-	defer hub.Close()
-	st := hub.Subscribe([]string{"hostel:1"}, "student")
-	wa := hub.Subscribe([]string{"hostel:1"}, "warden")
-	hub.Deliver(context.Background(), Message{ID: 1, Topic: "hostel:1"})
+		return renderText(ctx, e, aud)
+	})
 	receive(t, st, time.Second)
 	expectNone(t, wa, 10*time.Millisecond)
 	if got := hub.Stats().RenderErrors; got != 1 {
@@ -225,9 +227,9 @@ func TestHubRenderErrorSkipsOnlyThatAudience(t *testing.T) {
 }
 
 func TestSubscriptionCloseAndHubClose(t *testing.T) {
-	hub := NewHub(renderText, HubOptions{Logger: quietLog})
-	a := hub.Subscribe([]string{"hostel:1", "hostel:2"}, "student")
-	b := hub.Subscribe([]string{"hostel:1"}, "student")
+	hub := NewHub(HubOptions{Logger: quietLog})
+	a := hub.Subscribe([]int64{1, 2}, "student")
+	b := hub.Subscribe([]int64{1}, "student")
 	if got := hub.Stats().Subscribers; got != 2 {
 		t.Fatalf("subscribers: got %d, want 2", got)
 	}
@@ -239,7 +241,7 @@ func TestSubscriptionCloseAndHubClose(t *testing.T) {
 	if !errors.Is(a.Err(), ErrClosed) {
 		t.Errorf("closed: got %v, want ErrClosed", a.Err())
 	}
-	hub.Deliver(context.Background(), Message{ID: 1, Topic: "hostel:1"})
+	hub.Deliver(context.Background(), store.Event{ID: 1, HostelID: 1}, renderText)
 	expectNone(t, a, 0)
 	receive(t, b, time.Second)
 	if got := hub.Stats().Subscribers; got != 1 {
@@ -255,13 +257,13 @@ func TestSubscriptionCloseAndHubClose(t *testing.T) {
 	if !errors.Is(b.Err(), ErrClosed) {
 		t.Errorf("after hub close: got %v, want ErrClosed", b.Err())
 	}
-	late := hub.Subscribe([]string{"hostel:1"}, "student")
+	late := hub.Subscribe([]int64{1}, "student")
 	select {
 	case <-late.Done():
 	default:
 		t.Fatal("subscription on a closed hub is open")
 	}
-	hub.Deliver(context.Background(), Message{ID: 2, Topic: "hostel:1"}) // no panic, no one to deliver to
+	hub.Deliver(context.Background(), store.Event{ID: 2, HostelID: 1}, renderText) // no panic, no one to deliver to
 	hub.Close()
 	if got := hub.Stats().Subscribers; got != 0 {
 		t.Errorf("subscribers: got %d, want 0", got)
@@ -271,7 +273,7 @@ func TestSubscriptionCloseAndHubClose(t *testing.T) {
 // Subscribing, closing and delivering at once must be race-free and must
 // never deliver out of order.
 func TestHubConcurrentChurn(t *testing.T) {
-	hub := NewHub(renderText, HubOptions{QueueSize: 1024, Logger: quietLog})
+	hub := NewHub(HubOptions{QueueSize: 1024, Logger: quietLog})
 	defer hub.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -279,9 +281,9 @@ func TestHubConcurrentChurn(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			topic := fmt.Sprintf("hostel:%d", w%3)
+			hostel := int64(w%3 + 1)
 			for ctx.Err() == nil {
-				s := hub.Subscribe([]string{topic}, []string{"student", "warden"}[w%2])
+				s := hub.Subscribe([]int64{hostel}, []string{"student", "warden"}[w%2])
 				last := int64(0)
 				for range 5 {
 					select {
@@ -298,7 +300,7 @@ func TestHubConcurrentChurn(t *testing.T) {
 		}()
 	}
 	for id := int64(1); id <= 2000; id++ {
-		hub.Deliver(ctx, Message{ID: id, Topic: fmt.Sprintf("hostel:%d", id%3)})
+		hub.Deliver(ctx, store.Event{ID: id, HostelID: id%3 + 1}, renderText)
 	}
 	cancel()
 	wg.Wait()
@@ -307,24 +309,24 @@ func TestHubConcurrentChurn(t *testing.T) {
 	}
 }
 
-// BenchmarkDeliver fans one message out to 1,000 of 10,000 subscriptions
-// (10 topics, 3 audiences). "readers": every subscription has a goroutine
+// BenchmarkDeliver fans one event out to 1,000 of 10,000 subscriptions
+// (10 hostels, 3 audiences). "readers": every subscription has a goroutine
 // parked on its queue, as Serve has, and the time includes waking them.
 // "queued": nobody is waiting, so each send only lands in a buffer (the
 // queues are emptied with the timer stopped).
 func BenchmarkDeliver(b *testing.B) {
-	render := func(_ context.Context, m Message, aud string) ([]Frame, error) {
+	render := func(_ context.Context, e store.Event, aud string) ([]Frame, error) {
 		return []Frame{{Event: "new_issue", Data: []byte(strings.Repeat("x", 512))}}, nil
 	}
 	audiences := []string{"student", "warden", "management"}
-	const subs, topics = 10_000, 10
+	const subs, hostels = 10_000, 10
 	ctx := context.Background()
 
 	b.Run("readers", func(b *testing.B) {
-		hub := NewHub(render, HubOptions{QueueSize: 256, Logger: quietLog})
+		hub := NewHub(HubOptions{QueueSize: 256, Logger: quietLog})
 		var wg sync.WaitGroup
 		for i := range subs {
-			s := hub.Subscribe([]string{fmt.Sprintf("hostel:%d", i%topics)}, audiences[i%3])
+			s := hub.Subscribe([]int64{int64(i%hostels + 1)}, audiences[i%3])
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -339,7 +341,7 @@ func BenchmarkDeliver(b *testing.B) {
 		}
 		b.ResetTimer()
 		for i := range b.N {
-			hub.Deliver(ctx, Message{ID: int64(i + 1), Topic: fmt.Sprintf("hostel:%d", i%topics)})
+			hub.Deliver(ctx, store.Event{ID: int64(i + 1), HostelID: int64(i%hostels + 1)}, render)
 		}
 		b.StopTimer()
 		if d := hub.Stats().Dropped; d != 0 {
@@ -351,15 +353,15 @@ func BenchmarkDeliver(b *testing.B) {
 
 	b.Run("queued", func(b *testing.B) {
 		const queue = 64
-		hub := NewHub(render, HubOptions{QueueSize: queue, Logger: quietLog})
+		hub := NewHub(HubOptions{QueueSize: queue, Logger: quietLog})
 		defer hub.Close()
 		all := make([]*Subscription, subs)
 		for i := range all {
-			all[i] = hub.Subscribe([]string{fmt.Sprintf("hostel:%d", i%topics)}, audiences[i%3])
+			all[i] = hub.Subscribe([]int64{int64(i%hostels + 1)}, audiences[i%3])
 		}
 		b.ResetTimer()
 		for i := range b.N {
-			if i > 0 && i%(queue*topics) == 0 {
+			if i > 0 && i%(queue*hostels) == 0 {
 				b.StopTimer()
 				for _, s := range all {
 					for len(s.ch) > 0 {
@@ -368,7 +370,7 @@ func BenchmarkDeliver(b *testing.B) {
 				}
 				b.StartTimer()
 			}
-			hub.Deliver(ctx, Message{ID: int64(i + 1), Topic: fmt.Sprintf("hostel:%d", i%topics)})
+			hub.Deliver(ctx, store.Event{ID: int64(i + 1), HostelID: int64(i%hostels + 1)}, render)
 		}
 		b.StopTimer()
 		if d := hub.Stats().Dropped; d != 0 {

@@ -10,8 +10,8 @@ type collector struct {
 	hub      *Hub
 	follower *Follower
 
-	subscribers, messages, deliveries, dropped, renderErrors *prometheus.Desc
-	lastID, sourceErrors                                     *prometheus.Desc
+	subscribers, events, deliveries, dropped, renderErrors *prometheus.Desc
+	lastID, sourceErrors                                   *prometheus.Desc
 }
 
 // NewCollector returns a Prometheus collector for hub and, if not nil, its
@@ -24,7 +24,7 @@ func NewCollector(hub *Hub, follower *Follower) prometheus.Collector {
 		hub:          hub,
 		follower:     follower,
 		subscribers:  d("subscribers", "Open event streams (hub subscriptions)."),
-		messages:     d("messages_total", "Events fanned out by the hub."),
+		events:       d("events_total", "Events fanned out by the hub."),
 		deliveries:   d("deliveries_total", "Events queued to streams, one per stream per event."),
 		dropped:      d("dropped_slow_total", "Streams disconnected because their queue was full; they reconnect and replay."),
 		renderErrors: d("render_errors_total", "Fragment renders that failed; that audience missed the event live."),
@@ -35,7 +35,7 @@ func NewCollector(hub *Hub, follower *Follower) prometheus.Collector {
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.subscribers
-	ch <- c.messages
+	ch <- c.events
 	ch <- c.deliveries
 	ch <- c.dropped
 	ch <- c.renderErrors
@@ -48,7 +48,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	st := c.hub.Stats()
 	ch <- prometheus.MustNewConstMetric(c.subscribers, prometheus.GaugeValue, float64(st.Subscribers))
-	ch <- prometheus.MustNewConstMetric(c.messages, prometheus.CounterValue, float64(st.Messages))
+	ch <- prometheus.MustNewConstMetric(c.events, prometheus.CounterValue, float64(st.Events))
 	ch <- prometheus.MustNewConstMetric(c.deliveries, prometheus.CounterValue, float64(st.Delivered))
 	ch <- prometheus.MustNewConstMetric(c.dropped, prometheus.CounterValue, float64(st.Dropped))
 	ch <- prometheus.MustNewConstMetric(c.renderErrors, prometheus.CounterValue, float64(st.RenderErrors))

@@ -9,16 +9,16 @@ import (
 
 func TestCollector(t *testing.T) {
 	src := &memSource{}
-	src.Append("hostel:1", "old", 0)
-	hub := NewHub(renderText, HubOptions{QueueSize: 1, Logger: quietLog})
+	src.Append(1, "old", 0)
+	hub := NewHub(HubOptions{QueueSize: 1, Logger: quietLog})
 	defer hub.Close()
-	f := NewFollower(src, hub, nil, FollowerOptions{PollInterval: 5 * time.Millisecond, Logger: quietLog})
+	f := NewFollower(src, deliverTo(hub, renderText), nil, FollowerOptions{PollInterval: 5 * time.Millisecond, Logger: quietLog})
 	runFollower(t, f)
 	eventually(t, 5*time.Second, "follower start", func() bool { return f.LastID() == 1 })
-	hub.Subscribe([]string{"hostel:1"}, "student") // never reads: dropped at the second event
-	hub.Subscribe([]string{"hostel:2"}, "student")
-	src.Append("hostel:1", "new_issue", 0)
-	src.Append("hostel:1", "new_issue", 0)
+	hub.Subscribe([]int64{1}, "student") // never reads: dropped at the second event
+	hub.Subscribe([]int64{2}, "student")
+	src.Append(1, "new_issue", 0)
+	src.Append(1, "new_issue", 0)
 	eventually(t, 5*time.Second, "delivery", func() bool { return f.LastID() == 3 })
 
 	reg := prometheus.NewRegistry()
@@ -26,7 +26,7 @@ func TestCollector(t *testing.T) {
 	got := gather(t, reg)
 	want := map[string]float64{
 		"hostelhub_realtime_subscribers":                  1,
-		"hostelhub_realtime_messages_total":               2,
+		"hostelhub_realtime_events_total":                 2,
 		"hostelhub_realtime_deliveries_total":             1,
 		"hostelhub_realtime_dropped_slow_total":           1,
 		"hostelhub_realtime_render_errors_total":          0,

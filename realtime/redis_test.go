@@ -102,24 +102,24 @@ func TestRedisTransportNotifyWakesOtherInstance(t *testing.T) {
 func TestRedisTransportBetweenFollowers(t *testing.T) {
 	channel := randomChannel(t)
 	src := &memSource{}
-	src.Append("hostel:1", "old", 0)
+	src.Append(1, "old", 0)
 	var subs []*Subscription
 	var trs []*RedisTransport
 	var followers []*Follower
 	for range 2 {
-		hub := NewHub(renderText, HubOptions{Logger: quietLog})
+		hub := NewHub(HubOptions{Logger: quietLog})
 		t.Cleanup(hub.Close)
-		subs = append(subs, hub.Subscribe([]string{"hostel:1"}, "student"))
+		subs = append(subs, hub.Subscribe([]int64{1}, "student"))
 		tr := NewRedisTransport(testRedis(t), channel, quietLog)
 		trs = append(trs, tr)
-		f := NewFollower(src, hub, tr, FollowerOptions{PollInterval: time.Hour, Logger: quietLog})
+		f := NewFollower(src, deliverTo(hub, renderText), tr, FollowerOptions{PollInterval: time.Hour, Logger: quietLog})
 		followers = append(followers, f)
 		runFollower(t, f)
 	}
 	for i, f := range followers {
 		eventually(t, 5*time.Second, fmt.Sprint("follower ", i, " start"), func() bool { return f.LastID() == 1 })
 	}
-	m := src.Append("hostel:1", "new_issue", 1)
+	m := src.Append(1, "new_issue", 1)
 	// Until B has subscribed, a publish reaches no one; keep notifying.
 	eventually(t, 5*time.Second, "B's follower", func() bool {
 		trs[0].Notify(context.Background(), m.ID)

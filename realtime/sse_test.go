@@ -5,11 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"reflect"
-	"strings"
 	"testing"
-	"testing/iotest"
 	"time"
+
+	"hostelhub/realtime/realtimetest"
 )
 
 func TestAppendFrame(t *testing.T) {
@@ -39,12 +38,13 @@ func TestAppendFrame(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := string(AppendFrame(nil, tt.f)); got != tt.want {
+			if got := string(appendFrame(nil, tt.f)); got != tt.want {
 				t.Errorf("got %q, want %q", got, tt.want)
 			}
+			// Written in one Write call, as a stream writes it.
 			var buf bytes.Buffer
-			if err := WriteFrame(&buf, tt.f); err != nil || buf.String() != tt.want {
-				t.Errorf("WriteFrame: got %q, %v, want %q", buf.String(), err, tt.want)
+			if _, err := buf.Write(appendFrame(nil, tt.f)); err != nil || buf.String() != tt.want {
+				t.Errorf("Write: got %q, %v, want %q", buf.String(), err, tt.want)
 			}
 		})
 	}
@@ -54,12 +54,12 @@ func TestAppendRetryAndComment(t *testing.T) {
 	tests := []struct {
 		name, got, want string
 	}{
-		{"retry", string(AppendRetry(nil, 3*time.Second)), "retry: 3000\n\n"},
-		{"retry rounds down", string(AppendRetry(nil, 1500*time.Microsecond)), "retry: 1\n\n"},
-		{"retry negative", string(AppendRetry(nil, -time.Second)), "retry: 0\n\n"},
-		{"comment", string(AppendComment(nil, "heartbeat")), ": heartbeat\n"},
-		{"comment with line breaks", string(AppendComment(nil, "a\r\nb\rc\nd")), ": a\n: b\n: c\n: d\n"},
-		{"appends", string(AppendComment([]byte("x"), "")), "x: \n"},
+		{"retry", string(appendRetry(nil, 3*time.Second)), "retry: 3000\n\n"},
+		{"retry rounds down", string(appendRetry(nil, 1500*time.Microsecond)), "retry: 1\n\n"},
+		{"retry negative", string(appendRetry(nil, -time.Second)), "retry: 0\n\n"},
+		{"comment", string(appendComment(nil, "heartbeat")), ": heartbeat\n"},
+		{"comment with line breaks", string(appendComment(nil, "a\r\nb\rc\nd")), ": a\n: b\n: c\n: d\n"},
+		{"appends", string(appendComment([]byte("x"), "")), "x: \n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -70,10 +70,11 @@ func TestAppendRetryAndComment(t *testing.T) {
 	}
 }
 
-func decodeAll(t *testing.T, r io.Reader) ([]Frame, *Decoder) {
+// decodeAll reads r to the end as a browser would.
+func decodeAll(t *testing.T, r io.Reader) ([]realtimetest.Frame, *realtimetest.Decoder) {
 	t.Helper()
-	d := NewDecoder(r)
-	var frames []Frame
+	d := realtimetest.NewDecoder(r)
+	var frames []realtimetest.Frame
 	for {
 		f, err := d.Next()
 		if errors.Is(err, io.EOF) {
@@ -84,95 +85,6 @@ func decodeAll(t *testing.T, r io.Reader) ([]Frame, *Decoder) {
 		}
 		frames = append(frames, f)
 	}
-}
-
-func TestDecoder(t *testing.T) {
-	tests := []struct {
-		name     string
-		in       string
-		want     []Frame
-		comments []string
-		retry    time.Duration
-		lastID   string
-	}{
-		{"basic", "id: 1\nevent: a\ndata: x\n\n", []Frame{{1, "a", []byte("x")}}, nil, 0, "1"},
-		{"multi-line data", "data: a\ndata:b\ndata:  c\n\n", []Frame{{0, "", []byte("a\nb\n c")}}, nil, 0, ""},
-		{"CRLF", "id: 2\r\nevent: a\r\ndata: x\r\ndata: y\r\n\r\n", []Frame{{2, "a", []byte("x\ny")}}, nil, 0, "2"},
-		{"CR only", "id: 3\revent: a\rdata: x\rdata: y\r\r", []Frame{{3, "a", []byte("x\ny")}}, nil, 0, "3"},
-		{"mixed endings", "data: a\r\ndata: b\rdata: c\n\r\n", []Frame{{0, "", []byte("a\nb\nc")}}, nil, 0, ""},
-		{"comments and retry", ": hello\nretry: 2500\n:heartbeat\n\ndata: x\n\n",
-			[]Frame{{0, "", []byte("x")}}, []string{"hello", "heartbeat"}, 2500 * time.Millisecond, ""},
-		{"bad retry ignored", "retry: 2s\nretry: -1\ndata: x\n\n", []Frame{{0, "", []byte("x")}}, nil, 0, ""},
-		{"no data is not dispatched", "id: 4\nevent: a\n\ndata: x\n\n", []Frame{{4, "", []byte("x")}}, nil, 0, "4"},
-		{"empty data is dispatched", "event: a\ndata:\n\n", []Frame{{0, "a", []byte{}}}, nil, 0, ""},
-		{"id persists", "id: 5\ndata: a\n\ndata: b\n\nid:\ndata: c\n\n",
-			[]Frame{{5, "", []byte("a")}, {5, "", []byte("b")}, {0, "", []byte("c")}}, nil, 0, ""},
-		{"id with NUL ignored", "id: 6\ndata: a\n\nid: 7\x00\ndata: b\n\n",
-			[]Frame{{6, "", []byte("a")}, {6, "", []byte("b")}}, nil, 0, "6"},
-		{"non-numeric id", "id: abc\ndata: a\n\n", []Frame{{0, "", []byte("a")}}, nil, 0, "abc"},
-		{"field without colon", "data\ndata\n\n", []Frame{{0, "", []byte("\n")}}, nil, 0, ""},
-		{"unknown field", "foo: bar\ndata: a\n\n", []Frame{{0, "", []byte("a")}}, nil, 0, ""},
-		{"event resets after dispatch", "event: a\ndata: x\n\ndata: y\n\n",
-			[]Frame{{0, "a", []byte("x")}, {0, "", []byte("y")}}, nil, 0, ""},
-		{"BOM skipped", "\xef\xbb\xbfdata: a\n\n", []Frame{{0, "", []byte("a")}}, nil, 0, ""},
-		{"unterminated event discarded", "data: a\n\ndata: b\n", []Frame{{0, "", []byte("a")}}, nil, 0, ""},
-		{"unterminated line discarded", "data: a\n\ndata: b", []Frame{{0, "", []byte("a")}}, nil, 0, ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			// One byte at a time, so a CR and its LF arrive in separate reads.
-			for _, r := range []io.Reader{strings.NewReader(tt.in), iotest.OneByteReader(strings.NewReader(tt.in))} {
-				d := NewDecoder(r)
-				var comments []string
-				d.OnComment = func(s string) { comments = append(comments, s) }
-				var got []Frame
-				for {
-					f, err := d.Next()
-					if errors.Is(err, io.EOF) {
-						break
-					}
-					if err != nil {
-						t.Fatalf("Next: %v", err)
-					}
-					got = append(got, f)
-				}
-				if !reflect.DeepEqual(got, tt.want) {
-					t.Errorf("frames: got %s, want %s", show(got...), show(tt.want...))
-				}
-				if !reflect.DeepEqual(comments, tt.comments) {
-					t.Errorf("comments: got %q, want %q", comments, tt.comments)
-				}
-				if d.Retry() != tt.retry {
-					t.Errorf("retry: got %v, want %v", d.Retry(), tt.retry)
-				}
-				if d.LastEventID() != tt.lastID {
-					t.Errorf("last event id: got %q, want %q", d.LastEventID(), tt.lastID)
-				}
-			}
-		})
-	}
-}
-
-// A CR at the end of what has arrived so far must not hold the event back
-// while the decoder waits to see whether an LF follows.
-func TestDecoderDoesNotWaitAfterCR(t *testing.T) {
-	pr, pw := io.Pipe()
-	d := NewDecoder(pr)
-	go pw.Write([]byte("data: x\r\r"))
-	got := make(chan Frame, 1)
-	go func() {
-		f, _ := d.Next()
-		got <- f
-	}()
-	select {
-	case f := <-got:
-		if string(f.Data) != "x" {
-			t.Errorf("got %q, want %q", f.Data, "x")
-		}
-	case <-time.After(2 * time.Second):
-		t.Fatal("Next blocked after a CR")
-	}
-	pw.Close()
 }
 
 // Payloads full of line breaks, written back to back, come back as exactly
@@ -187,34 +99,22 @@ func TestFramesBackToBack(t *testing.T) {
 	}
 	var buf []byte
 	for _, f := range in {
-		buf = AppendFrame(buf, f)
+		buf = appendFrame(buf, f)
 	}
-	buf = AppendComment(buf, "heartbeat")
+	buf = appendComment(buf, "heartbeat")
 	got, _ := decodeAll(t, bytes.NewReader(buf))
 	if len(got) != len(in) {
-		t.Fatalf("got %d frames, want %d: %s", len(got), len(in), show(got...))
+		t.Fatalf("got %d frames, want %d: %s", len(got), len(in), fmt.Sprint(got))
 	}
 	for i, f := range in {
-		want := Frame{ID: f.ID, Event: f.Event, Data: normaliseNewlines(f.Data)}
+		want := realtimetest.Frame{ID: f.ID, Event: f.Event, Data: normaliseNewlines(f.Data)}
 		if got[i].ID != want.ID || got[i].Event != want.Event || !bytes.Equal(got[i].Data, want.Data) {
-			t.Errorf("frame %d: got %s, want %s", i, show(got[i]), show(want))
+			t.Errorf("frame %d: got %s, want %s", i, got[i], want)
 		}
 	}
 }
 
-// show formats frames for failure messages.
-func show(frames ...Frame) string {
-	var b strings.Builder
-	b.WriteString("[")
-	for i, f := range frames {
-		if i > 0 {
-			b.WriteString(" ")
-		}
-		fmt.Fprintf(&b, "{id=%d event=%q data=%q}", f.ID, f.Event, f.Data)
-	}
-	b.WriteString("]")
-	return b.String()
-}
+// show formats frames, as the client read them, for failure messages.
 
 func normaliseNewlines(b []byte) []byte {
 	b = bytes.ReplaceAll(b, []byte("\r\n"), []byte("\n"))
@@ -230,18 +130,18 @@ func FuzzFrameRoundTrip(f *testing.F) {
 	f.Add(int64(1<<62), "\xef\xbb\xbf", []byte("\xef\xbb\xbf\x00\r"))
 	f.Fuzz(func(t *testing.T, id int64, event string, data []byte) {
 		in := Frame{ID: id, Event: event, Data: data}
-		wire := AppendFrame(nil, in)
-		d := NewDecoder(bytes.NewReader(wire))
+		wire := appendFrame(nil, in)
+		d := realtimetest.NewDecoder(bytes.NewReader(wire))
 		got, err := d.Next()
 		if err != nil {
 			t.Fatalf("Next: %v (wire %q)", err, wire)
 		}
-		want := Frame{ID: id, Event: stripLineBreaks(event), Data: normaliseNewlines(data)}
+		want := realtimetest.Frame{ID: id, Event: stripLineBreaks(event), Data: normaliseNewlines(data)}
 		if got.ID != want.ID || got.Event != want.Event || !bytes.Equal(got.Data, want.Data) {
-			t.Fatalf("got %s, want %s (wire %q)", show(got), show(want), wire)
+			t.Fatalf("got %s, want %s (wire %q)", got, want, wire)
 		}
 		if extra, err := d.Next(); !errors.Is(err, io.EOF) {
-			t.Fatalf("got a second event %s (err %v), want exactly one (wire %q)", show(extra), err, wire)
+			t.Fatalf("got a second event %s (err %v), want exactly one (wire %q)", extra, err, wire)
 		}
 	})
 }

@@ -15,10 +15,10 @@ import (
 
 // StreamOptions describes one client's stream.
 type StreamOptions struct {
-	// Topics and Audience are what the client was authorised for; the
-	// caller decides them, never the client.
-	Topics   []string
-	Audience string
+	// HostelIDs (nil for every hostel) and Audience are what the client was
+	// authorised for; the caller decides them, never the client.
+	HostelIDs []int64
+	Audience  string
 	// LastEventID is the newest event the client already has (see
 	// LastEventID); NoLastEventID means it has none, so nothing is
 	// replayed. 0 is an id like any other: a page rendered before the first
@@ -50,7 +50,7 @@ type StreamOptions struct {
 // that stops reading is cut off, as its full queue would have it anyway.
 const detachedWriteTimeout = 10 * time.Second
 
-// Serve streams opts.Topics to one client until the client goes away (nil),
+// Serve streams the events of opts.HostelIDs to one client until the client goes away (nil),
 // the subscription is dropped for slowness (ErrSlow), the hub closes
 // (ErrClosed), or a write or replay fails. It subscribes before replaying,
 // and skips live deliveries that the replay already wrote, so the client sees
@@ -58,8 +58,8 @@ const detachedWriteTimeout = 10 * time.Second
 // server WriteTimeout does not apply to the stream. The response must not be
 // compressed or buffered by middleware: Serve flushes after every write.
 func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, opts StreamOptions) error {
-	if len(opts.Topics) == 0 {
-		return errors.New("realtime: serve: no topics")
+	if opts.HostelIDs != nil && len(opts.HostelIDs) == 0 {
+		return errors.New("realtime: serve: no hostels")
 	}
 	err := h.serve(w, r, opts)
 	if r.Context().Err() != nil {
@@ -89,7 +89,7 @@ func (h *Hub) serve(w http.ResponseWriter, r *http.Request, opts StreamOptions) 
 
 	// Subscribe before reading the replay: an event committed in between is
 	// then both replayed and queued, and the queued copy is skipped below.
-	sub := h.Subscribe(opts.Topics, opts.Audience)
+	sub := h.Subscribe(opts.HostelIDs, opts.Audience)
 	var sw *streamWriter
 	var conn net.Conn
 	if opts.Detach && r.ProtoMajor == 1 {
@@ -130,7 +130,7 @@ func (h *Hub) serve(w http.ResponseWriter, r *http.Request, opts StreamOptions) 
 			select {
 			case <-gone:
 			default:
-				h.log.Debug("realtime: detached stream ended", "err", err, "topics", opts.Topics)
+				h.log.Debug("realtime: detached stream ended", "err", err, "hostels", opts.HostelIDs)
 			}
 		}
 	}()
@@ -171,7 +171,7 @@ func (d deadlineWriter) Write(b []byte) (int, error) {
 // start writes the retry line and the replay, and returns the highest
 // event id the client now has.
 func (h *Hub) start(ctx context.Context, sw *streamWriter, opts StreamOptions) (int64, error) {
-	if err := sw.write(AppendRetry(sw.buf[:0], opts.Retry)); err != nil {
+	if err := sw.write(appendRetry(sw.buf[:0], opts.Retry)); err != nil {
 		return 0, err
 	}
 	written := max(opts.LastEventID, 0) // highest event id the client has been sent
@@ -185,10 +185,10 @@ func (h *Hub) start(ctx context.Context, sw *streamWriter, opts StreamOptions) (
 	if tooOld {
 		if opts.Reload.Event == "" && len(opts.Reload.Data) == 0 {
 			h.log.WarnContext(ctx, "realtime: replay too old and no reload frame; going live with a gap",
-				"last_event_id", opts.LastEventID, "topics", opts.Topics)
+				"last_event_id", opts.LastEventID, "hostels", opts.HostelIDs)
 			return written, nil
 		}
-		return written, sw.write(AppendFrame(sw.buf[:0], opts.Reload))
+		return written, sw.write(appendFrame(sw.buf[:0], opts.Reload))
 	}
 	for _, d := range ds {
 		if d.ID <= written {
@@ -222,7 +222,7 @@ func (h *Hub) pump(done <-chan struct{}, sub *Subscription, sw *streamWriter, wr
 			}
 			return err
 		case <-heartbeat.C:
-			if err := sw.write(AppendComment(sw.buf[:0], "heartbeat")); err != nil {
+			if err := sw.write(appendComment(sw.buf[:0], "heartbeat")); err != nil {
 				return err
 			}
 		case d := <-sub.Deliveries():
@@ -267,7 +267,7 @@ func (sw *streamWriter) delivery(d Delivery) error {
 	b := sw.buf[:0]
 	for _, f := range d.Frames {
 		f.ID = d.ID
-		b = AppendFrame(b, f)
+		b = appendFrame(b, f)
 	}
 	return sw.write(b)
 }

@@ -13,9 +13,12 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"hostelhub/realtime/realtimetest"
+	"hostelhub/store"
 )
 
-// streamServer serves hub streams of hostel:1 to the "student" audience,
+// streamServer serves hub streams of hostel 1 to the "student" audience,
 // replaying from src, and records what each Serve call returned.
 type streamServer struct {
 	*httptest.Server
@@ -39,12 +42,12 @@ func newStreamServer(t *testing.T, hub *Hub, src *memSource, adjust func(*Stream
 }
 
 func (s *streamServer) handle(w http.ResponseWriter, r *http.Request) {
-	topics := []string{"hostel:1"}
+	hostels := []int64{1}
 	opts := StreamOptions{
-		Topics:      topics,
+		HostelIDs:   hostels,
 		Audience:    "student",
 		LastEventID: LastEventID(r, "last_event_id"),
-		Replay:      s.src.replay(topics, "student", renderText),
+		Replay:      s.src.replay(hostels, "student", renderText),
 		Reload:      Frame{Event: "reload", Data: []byte("please reload")},
 	}
 	if s.opts != nil {
@@ -55,7 +58,7 @@ func (s *streamServer) handle(w http.ResponseWriter, r *http.Request) {
 }
 
 // connect opens a stream; the returned cancel disconnects.
-func connect(t *testing.T, url string, lastID int64) (*http.Response, *Decoder, context.CancelFunc) {
+func connect(t *testing.T, url string, lastID int64) (*http.Response, *realtimetest.Decoder, context.CancelFunc) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
@@ -71,14 +74,14 @@ func connect(t *testing.T, url string, lastID int64) (*http.Response, *Decoder, 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cancel(); resp.Body.Close() })
-	return resp, NewDecoder(resp.Body), func() { cancel(); resp.Body.Close() }
+	return resp, realtimetest.NewDecoder(resp.Body), func() { cancel(); resp.Body.Close() }
 }
 
 // next reads one frame or fails after timeout.
-func next(t *testing.T, d *Decoder, timeout time.Duration) Frame {
+func next(t *testing.T, d *realtimetest.Decoder, timeout time.Duration) realtimetest.Frame {
 	t.Helper()
 	type result struct {
-		f   Frame
+		f   realtimetest.Frame
 		err error
 	}
 	ch := make(chan result, 1)
@@ -95,7 +98,7 @@ func next(t *testing.T, d *Decoder, timeout time.Duration) Frame {
 	case <-time.After(timeout):
 		t.Fatalf("no frame within %v", timeout)
 	}
-	return Frame{}
+	return realtimetest.Frame{}
 }
 
 // waitSubscribers waits until the hub has n subscriptions.
@@ -104,14 +107,15 @@ func waitSubscribers(t *testing.T, hub *Hub, n int) {
 	eventually(t, 5*time.Second, strconv.Itoa(n)+" subscribers", func() bool { return hub.Stats().Subscribers == n })
 }
 
-func publish(hub *Hub, src *memSource, topic string) Message {
-	m := src.Append(topic, "new_issue", 0)
-	hub.Deliver(context.Background(), m)
-	return m
+// publish commits an event of hostelID and delivers it, as the follower would.
+func publish(hub *Hub, src *memSource, hostelID int64) store.Event {
+	e := src.Append(hostelID, "new_issue", 0)
+	hub.Deliver(context.Background(), e, renderText)
+	return e
 }
 
 func TestServeHeadersRetryAndLive(t *testing.T) {
-	hub := NewHub(renderText, HubOptions{Logger: quietLog})
+	hub := NewHub(HubOptions{Logger: quietLog})
 	defer hub.Close()
 	src := &memSource{}
 	srv := newStreamServer(t, hub, src, func(o *StreamOptions) { o.Retry = 1500 * time.Millisecond })
@@ -127,18 +131,18 @@ func TestServeHeadersRetryAndLive(t *testing.T) {
 		}
 	}
 	waitSubscribers(t, hub, 1)
-	publish(hub, src, "hostel:2") // another hostel: never seen
-	m := publish(hub, src, "hostel:1")
+	publish(hub, src, 2) // another hostel: never seen
+	m := publish(hub, src, 1)
 	f := next(t, dec, 2*time.Second)
 	if f.ID != m.ID || f.Event != "new_issue" || string(f.Data) != "student hostel:1 2" {
-		t.Errorf("got %s, want id 2, new_issue, %q", show(f), "student hostel:1 2")
+		t.Errorf("got %s, want id 2, new_issue, %q", f, "student hostel:1 2")
 	}
 	if dec.Retry() != 1500*time.Millisecond {
 		t.Errorf("retry: got %v, want 1.5s", dec.Retry())
 	}
 	// Longer than the server's Read and WriteTimeout: the stream is still alive.
 	time.Sleep(250 * time.Millisecond)
-	m = publish(hub, src, "hostel:1")
+	m = publish(hub, src, 1)
 	if f := next(t, dec, 2*time.Second); f.ID != m.ID {
 		t.Errorf("after the server timeouts: got id %d, want %d", f.ID, m.ID)
 	}
@@ -147,13 +151,13 @@ func TestServeHeadersRetryAndLive(t *testing.T) {
 // A reconnecting client gets exactly the events it missed, then live ones;
 // an event both replayed and queued live is written once.
 func TestServeReplayThenLiveWithoutDuplicates(t *testing.T) {
-	hub := NewHub(renderText, HubOptions{Logger: quietLog})
+	hub := NewHub(HubOptions{Logger: quietLog})
 	defer hub.Close()
 	src := &memSource{}
 	for i := range 10 {
-		src.Append([]string{"hostel:1", "hostel:2"}[i%3/2], "new_issue", 0) // ids 3, 6, 9 are hostel:2
+		src.Append(int64(1+i%3/2), "new_issue", 0) // ids 3, 6, 9 are hostel 2's
 	}
-	var overlap, after Message
+	var overlap, after store.Event
 	var once sync.Once
 	srv := newStreamServer(t, hub, src, func(o *StreamOptions) {
 		replay := o.Replay
@@ -161,11 +165,11 @@ func TestServeReplayThenLiveWithoutDuplicates(t *testing.T) {
 			once.Do(func() {
 				// An event commits while the replay runs: the subscription
 				// (already open) queues it and the replay reads it too.
-				overlap = publish(hub, src, "hostel:1")
+				overlap = publish(hub, src, 1)
 				ds, tooOld, err = replay(ctx, afterID)
 				// One commits after the replay has read the table: only the
 				// subscription, opened before, can have it.
-				after = publish(hub, src, "hostel:1")
+				after = publish(hub, src, 1)
 			})
 			if ds == nil && err == nil {
 				ds, tooOld, err = replay(ctx, afterID)
@@ -184,7 +188,7 @@ func TestServeReplayThenLiveWithoutDuplicates(t *testing.T) {
 	if !equalIDs(got, want) {
 		t.Fatalf("replay: got %v, want %v", got, want)
 	}
-	live := publish(hub, src, "hostel:1")
+	live := publish(hub, src, 1)
 	if f := next(t, dec, 2*time.Second); f.ID != live.ID {
 		t.Fatalf("live: got id %d, want %d (a duplicate of the overlap would be %d)", f.ID, live.ID, overlap.ID)
 	}
@@ -211,7 +215,7 @@ func equalIDs(a, b []int64) bool {
 }
 
 func TestServeHeartbeat(t *testing.T) {
-	hub := NewHub(renderText, HubOptions{Logger: quietLog})
+	hub := NewHub(HubOptions{Logger: quietLog})
 	defer hub.Close()
 	src := &memSource{}
 	srv := newStreamServer(t, hub, src, func(o *StreamOptions) { o.Heartbeat = 20 * time.Millisecond })
@@ -223,13 +227,13 @@ func TestServeHeartbeat(t *testing.T) {
 		}
 	}
 	waitSubscribers(t, hub, 1)
-	frame := make(chan Frame, 1)
+	frame := make(chan realtimetest.Frame, 1)
 	go func() {
 		f, _ := dec.Next()
 		frame <- f
 	}()
 	eventually(t, 5*time.Second, "three heartbeats", func() bool { return beats.Load() >= 3 })
-	m := publish(hub, src, "hostel:1")
+	m := publish(hub, src, 1)
 	select {
 	case f := <-frame:
 		if f.ID != m.ID {
@@ -241,36 +245,36 @@ func TestServeHeartbeat(t *testing.T) {
 }
 
 func TestServeTooOldSendsReload(t *testing.T) {
-	hub := NewHub(renderText, HubOptions{Logger: quietLog})
+	hub := NewHub(HubOptions{Logger: quietLog})
 	defer hub.Close()
 	src := &memSource{}
 	for range 5 {
-		src.Append("hostel:1", "new_issue", 0)
+		src.Append(1, "new_issue", 0)
 	}
 	src.pruned = 3
 	srv := newStreamServer(t, hub, src, nil)
 	_, dec, _ := connect(t, srv.URL, 2)
 	f := next(t, dec, 2*time.Second)
 	if f.Event != "reload" || string(f.Data) != "please reload" {
-		t.Fatalf("got %s, want the reload frame", show(f))
+		t.Fatalf("got %s, want the reload frame", f)
 	}
 	// Then live, and nothing of the unavailable backlog.
-	m := publish(hub, src, "hostel:1")
+	m := publish(hub, src, 1)
 	if f := next(t, dec, 2*time.Second); f.ID != m.ID {
 		t.Errorf("got id %d, want %d", f.ID, m.ID)
 	}
 }
 
 func TestServeReplayErrorEndsStream(t *testing.T) {
-	hub := NewHub(renderText, HubOptions{Logger: quietLog})
+	hub := NewHub(HubOptions{Logger: quietLog})
 	defer hub.Close()
 	src := &memSource{}
-	src.Append("hostel:1", "new_issue", 0)
+	src.Append(1, "new_issue", 0)
 	src.failNext = 1
 	srv := newStreamServer(t, hub, src, nil)
 	_, dec, _ := connect(t, srv.URL, 1)
 	if f, err := dec.Next(); !errors.Is(err, io.EOF) {
-		t.Errorf("got %s, %v, want EOF", show(f), err)
+		t.Errorf("got %s, %v, want EOF", f, err)
 	}
 	if err := <-srv.served; !errors.Is(err, errSourceDown) {
 		t.Errorf("Serve: got %v, want the replay error", err)
@@ -278,18 +282,18 @@ func TestServeReplayErrorEndsStream(t *testing.T) {
 }
 
 func TestServeEndsOnHubClose(t *testing.T) {
-	hub := NewHub(renderText, HubOptions{Logger: quietLog})
+	hub := NewHub(HubOptions{Logger: quietLog})
 	src := &memSource{}
 	srv := newStreamServer(t, hub, src, nil)
 	_, dec, _ := connect(t, srv.URL, 0)
 	waitSubscribers(t, hub, 1)
-	m := publish(hub, src, "hostel:1")
+	m := publish(hub, src, 1)
 	if f := next(t, dec, 2*time.Second); f.ID != m.ID {
 		t.Fatalf("got id %d, want %d", f.ID, m.ID)
 	}
 	hub.Close()
 	if f, err := dec.Next(); !errors.Is(err, io.EOF) {
-		t.Errorf("after Close: got %s, %v, want EOF", show(f), err)
+		t.Errorf("after Close: got %s, %v, want EOF", f, err)
 	}
 	if err := <-srv.served; !errors.Is(err, ErrClosed) {
 		t.Errorf("Serve: got %v, want ErrClosed", err)
@@ -297,7 +301,7 @@ func TestServeEndsOnHubClose(t *testing.T) {
 }
 
 func TestServeEndsWhenClientLeaves(t *testing.T) {
-	hub := NewHub(renderText, HubOptions{Logger: quietLog})
+	hub := NewHub(HubOptions{Logger: quietLog})
 	defer hub.Close()
 	srv := newStreamServer(t, hub, &memSource{}, nil)
 	_, _, disconnect := connect(t, srv.URL, 0)
@@ -318,17 +322,17 @@ func TestServeEndsWhenClientLeaves(t *testing.T) {
 // with ErrSlow after writing what it had; reconnecting from the last id it
 // received, the client gets the rest.
 func TestServeSlowClientIsDroppedAndCatchesUp(t *testing.T) {
-	hub := NewHub(renderText, HubOptions{QueueSize: 2, Logger: quietLog})
+	hub := NewHub(HubOptions{QueueSize: 2, Logger: quietLog})
 	defer hub.Close()
 	src := &memSource{}
-	src.Append("hostel:1", "start", 0)
+	src.Append(1, "start", 0)
 	var once sync.Once
 	srv := newStreamServer(t, hub, src, func(o *StreamOptions) {
 		replay := o.Replay
 		o.Replay = func(ctx context.Context, after int64) ([]Delivery, bool, error) {
 			once.Do(func() {
 				for range 5 { // more than the queue holds, while nobody reads it
-					publish(hub, src, "hostel:1")
+					publish(hub, src, 1)
 				}
 			})
 			return replay(ctx, after)
@@ -349,9 +353,9 @@ func TestServeSlowClientIsDroppedAndCatchesUp(t *testing.T) {
 	if !equalIDs(got, []int64{2, 3, 4, 5, 6}) { // the replay read all five
 		t.Fatalf("before the drop: got %v, want [2 3 4 5 6]", got)
 	}
-	m := publish(hub, src, "hostel:1")
+	m := publish(hub, src, 1)
 	_, dec, _ = connect(t, srv.URL, got[len(got)-1])
-	publish(hub, src, "hostel:2")
+	publish(hub, src, 2)
 	if f := next(t, dec, 2*time.Second); f.ID != m.ID {
 		t.Errorf("after reconnecting: got %d, want %d", f.ID, m.ID)
 	}
@@ -399,10 +403,10 @@ func TestServeReconnectsRandomly(t *testing.T) {
 
 func serveReconnectsRandomly(t *testing.T, detached bool) {
 	src := &memSource{}
-	src.Append("hostel:1", "start", 0) // the page was rendered at event 1
-	hub := NewHub(renderText, HubOptions{QueueSize: 16, Logger: quietLog})
+	src.Append(1, "start", 0) // the page was rendered at event 1
+	hub := NewHub(HubOptions{QueueSize: 16, Logger: quietLog})
 	defer hub.Close()
-	f := NewFollower(src, hub, nil, FollowerOptions{PollInterval: 5 * time.Millisecond, Logger: quietLog})
+	f := NewFollower(src, deliverTo(hub, renderText), nil, FollowerOptions{PollInterval: 5 * time.Millisecond, Logger: quietLog})
 	runFollower(t, f)
 	eventually(t, 5*time.Second, "follower start", func() bool { return f.LastID() == 1 })
 	srv := newStreamServer(t, hub, src, func(o *StreamOptions) {
@@ -426,12 +430,12 @@ func serveReconnectsRandomly(t *testing.T, detached bool) {
 		defer close(published)
 		rng := rand.New(rand.NewPCG(3, 4))
 		for i := range events {
-			topic := "hostel:1"
+			hostel := int64(1)
 			if rng.IntN(4) == 0 {
-				topic = "hostel:2"
+				hostel = 2
 			}
-			m := src.Append(topic, "new_issue", int64(i))
-			if topic == "hostel:1" {
+			m := src.Append(hostel, "new_issue", int64(i))
+			if hostel == 1 {
 				lastOfHostel1.Store(m.ID)
 			}
 			if rng.IntN(3) > 0 { // some commits are never notified: the poll finds them
@@ -471,7 +475,7 @@ func serveReconnectsRandomly(t *testing.T, detached bool) {
 			cancel()
 			continue // cancelled before the response
 		}
-		dec := NewDecoder(resp.Body)
+		dec := realtimetest.NewDecoder(resp.Body)
 		for n := 1 + rng.IntN(40); n > 0; n-- {
 			fr, err := dec.Next()
 			if err != nil {
@@ -494,16 +498,16 @@ func serveReconnectsRandomly(t *testing.T, detached bool) {
 	}
 done:
 	var want []int64
-	msgs, _ := src.After(context.Background(), 1, 1<<30)
-	for _, m := range msgs {
-		if m.Topic == "hostel:1" {
-			want = append(want, m.ID)
+	evs, _ := src.Log(context.Background(), 1, 1<<30)
+	for _, e := range evs {
+		if e.HostelID == 1 {
+			want = append(want, e.ID)
 		}
 	}
 	if !equalIDs(got, want) {
 		t.Fatalf("got %d events, want %d; first difference at %d", len(got), len(want), firstDiff(got, want))
 	}
-	t.Logf("%d events of hostel:1 over %d connections; %d slow drops", len(got), connections, hub.Stats().Dropped)
+	t.Logf("%d events of hostel 1 over %d connections; %d slow drops", len(got), connections, hub.Stats().Dropped)
 	if connections < 20 {
 		t.Errorf("only %d connections: the test did not exercise reconnection", connections)
 	}
@@ -530,16 +534,45 @@ func firstDiff(a, b []int64) int {
 	return min(len(a), len(b))
 }
 
-// Serve needs something to stream.
-func TestServeRequiresTopics(t *testing.T) {
-	hub := NewHub(renderText, HubOptions{Logger: quietLog})
+// Serve needs something to stream: an empty list of hostels (not nil,
+// which is every hostel) is an error.
+func TestServeRequiresHostels(t *testing.T) {
+	hub := NewHub(HubOptions{Logger: quietLog})
 	defer hub.Close()
 	rec := httptest.NewRecorder()
-	err := hub.Serve(rec, httptest.NewRequest(http.MethodGet, "/", nil), StreamOptions{})
-	if err == nil || !strings.Contains(err.Error(), "no topics") {
-		t.Errorf("got %v, want a no-topics error", err)
+	err := hub.Serve(rec, httptest.NewRequest(http.MethodGet, "/", nil), StreamOptions{HostelIDs: []int64{}})
+	if err == nil || !strings.Contains(err.Error(), "no hostels") {
+		t.Errorf("got %v, want a no-hostels error", err)
 	}
 	if rec.Body.Len() != 0 {
 		t.Errorf("wrote %q before failing", rec.Body.String())
+	}
+}
+
+// HostelIDs nil streams every hostel's events (replayed and live), never
+// those of no hostel.
+func TestServeEveryHostel(t *testing.T) {
+	hub := NewHub(HubOptions{Logger: quietLog})
+	defer hub.Close()
+	src := &memSource{}
+	src.Append(2, "new_issue", 0)
+	src.Append(0, string(store.EventSession), 0)
+	srv := newStreamServer(t, hub, src, func(o *StreamOptions) {
+		o.HostelIDs = nil
+		o.Replay = src.replay(nil, o.Audience, renderText)
+	})
+	_, dec, _ := connect(t, srv.URL+"?last_event_id=0", 0)
+	if f := next(t, dec, 2*time.Second); f.ID != 1 || string(f.Data) != "student hostel:2 1" {
+		t.Fatalf("replay: got %s, want id 1 of hostel 2", f)
+	}
+	waitSubscribers(t, hub, 1)
+	hub.Deliver(t.Context(), src.Append(0, string(store.EventUser), 0), renderText)
+	a := publish(hub, src, 3)
+	b := publish(hub, src, 1)
+	for _, want := range []store.Event{a, b} {
+		f := next(t, dec, 2*time.Second)
+		if wantData := "student hostel:" + strconv.FormatInt(want.HostelID, 10) + " " + strconv.FormatInt(want.ID, 10); f.ID != want.ID || string(f.Data) != wantData {
+			t.Errorf("live: got %s, want id %d, %q", f, want.ID, wantData)
+		}
 	}
 }

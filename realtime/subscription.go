@@ -5,7 +5,8 @@ import "sync"
 // Subscription is one consumer's bounded queue of deliveries from a Hub.
 type Subscription struct {
 	hub      *Hub
-	topics   []string
+	hostels  []int64 // the hostels subscribed to, unless every
+	every    bool    // every hostel's events
 	audience string
 	ch       chan Delivery
 	done     chan struct{}
@@ -17,7 +18,7 @@ type Subscription struct {
 	err  error
 }
 
-// Deliveries returns the queue, in message order. It is never closed: stop
+// Deliveries returns the queue, in event order. It is never closed: stop
 // reading when Done is closed.
 func (s *Subscription) Deliveries() <-chan Delivery { return s.ch }
 

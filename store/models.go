@@ -193,7 +193,7 @@ const (
 	EventHostel        EventKind = "hostel_updated" // added or renamed
 
 	// Events of no hostel, which no stream shows: every instance forgets
-	// what it keeps in memory of the session or account (Store.Observe).
+	// what it keeps in memory of the session or account (Store.Forget).
 	EventSession EventKind = "session_changed" // signed in, out, or its data changed; ref: sessionRef
 	EventUser    EventKind = "user_changed"    // hostels, disabled or password; ref: the user's id
 )

@@ -37,15 +37,15 @@ func (ss *SessionStore) key(token string) string {
 }
 
 // FindCtx returns the data of an unexpired session. Sessions are kept in
-// memory until an event says they changed (see access): every signed-in
+// memory until an event says they changed (see memory): every signed-in
 // request asks for one.
 func (ss *SessionStore) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
 	key := ss.key(token)
 	now := time.Now()
-	if data, ok := ss.s.access.session(key, now); ok {
+	if data, ok := ss.s.memory.session(key, now); ok {
 		return data, true, nil
 	}
-	gen := ss.s.access.generation()
+	gen := ss.s.memory.generation()
 	var row struct {
 		Data   []byte `db:"data"`
 		Expiry int64  `db:"expiry"`
@@ -57,15 +57,12 @@ func (ss *SessionStore) FindCtx(ctx context.Context, token string) ([]byte, bool
 	if err != nil {
 		return nil, false, fmt.Errorf("store: find session: %w", err)
 	}
-	if testHookSessionRead != nil {
-		testHookSessionRead()
+	if ss.s.afterSessionRead != nil {
+		ss.s.afterSessionRead()
 	}
-	ss.s.access.keepSession(gen, key, row.Data, row.Expiry)
+	ss.s.memory.keepSession(gen, key, row.Data, row.Expiry)
 	return row.Data, true, nil
 }
-
-// testHookSessionRead runs between a session's read and its fill.
-var testHookSessionRead func()
 
 // CommitCtx saves a session's data until expiry. Every instance forgets
 // what it kept of the session.
@@ -115,9 +112,9 @@ func (ss *SessionStore) Delete(token string) error {
 	return ss.DeleteCtx(context.Background(), token)
 }
 
-// DeleteExpired removes sessions past their expiry.
-func (ss *SessionStore) DeleteExpired(ctx context.Context) error {
-	err := ss.s.write(ctx, func(t *tx) error {
+// DeleteExpiredSessions removes sessions past their expiry.
+func (s *Store) DeleteExpiredSessions(ctx context.Context) error {
+	err := s.write(ctx, func(t *tx) error {
 		_, err := t.exec(`DELETE FROM sessions WHERE expiry <= ?`, time.Now().UnixNano())
 		return err
 	})

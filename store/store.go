@@ -53,7 +53,9 @@ type Store struct {
 	passwordCost int
 
 	onCommit func([]Event)
-	access   *access // sessions and accounts, kept in memory until an event changes them
+	memory   *memory // sessions and accounts, kept until an event changes them
+
+	afterSessionRead func() // tests: runs between a session's read and its fill
 }
 
 // Options configure Open.
@@ -70,7 +72,7 @@ type Options struct {
 // Open connects to url (a SQLite file path or a postgres:// URL) and applies
 // every pending migration.
 func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
-	s := &Store{now: time.Now, onCommit: opts.OnCommit, passwordCost: opts.PasswordCost, access: newAccess()}
+	s := &Store{now: time.Now, onCommit: opts.OnCommit, passwordCost: opts.PasswordCost, memory: newMemory()}
 	if s.passwordCost == 0 {
 		s.passwordCost = bcrypt.DefaultCost
 	}
@@ -179,10 +181,6 @@ func (s *Store) Close() error {
 	return err
 }
 
-// SetOnCommit replaces the after-commit callback. It is for wiring, before
-// the store serves requests.
-func (s *Store) SetOnCommit(f func([]Event)) { s.onCommit = f }
-
 // tx is a write transaction that collects the events it appends.
 type tx struct {
 	*sqlx.Tx
@@ -207,7 +205,7 @@ func (s *Store) write(ctx context.Context, fn func(*tx) error) error {
 		return err
 	}
 	for _, e := range t.events {
-		s.access.forget(e)
+		s.memory.forget(e)
 	}
 	if len(t.events) > 0 && s.onCommit != nil {
 		s.onCommit(t.events)

@@ -259,7 +259,7 @@ func TestSessionsExpire(t *testing.T) {
 		if _, found, _ := ss.FindCtx(ctx, "dead"); found {
 			t.Error("an expired session was found")
 		}
-		if err := ss.DeleteExpired(ctx); err != nil {
+		if err := s.DeleteExpiredSessions(ctx); err != nil {
 			t.Fatal(err)
 		}
 		var n int

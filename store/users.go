@@ -67,17 +67,17 @@ func normalEmail(email string) string { return strings.ToLower(strings.TrimSpace
 
 // User returns one account with its hostels. Every signed-in request asks
 // for it, so accounts are kept in memory until an event says they changed
-// (see access).
+// (see memory).
 func (s *Store) User(ctx context.Context, id int64) (*User, error) {
-	if u, ok := s.access.user(id); ok {
+	if u, ok := s.memory.user(id); ok {
 		return u, nil
 	}
-	gen := s.access.generation()
+	gen := s.memory.generation()
 	u, err := s.readUser(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	s.access.keepUser(gen, u)
+	s.memory.keepUser(gen, u)
 	return u, nil
 }
 

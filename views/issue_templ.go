@@ -17,7 +17,7 @@ type IssueDetail struct {
 	Notes      []store.Note
 	CanReopen  bool // the reporter, within the reopen window
 	CanComment bool
-	MeTooDone  bool   // the viewer already said "me too"
+	MeTooDone  bool   // the viewer already said "me too" to an issue still open
 	Comment    string // a comment being retyped after an error
 	Errors     Errors
 }
@@ -79,7 +79,7 @@ func IssuePage(p Page, d IssueDetail) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			}
-			if d.Row.As == store.Student && d.Row.Issue.Status.Unresolved() && d.MeTooDone {
+			if d.MeTooDone {
 				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 4, "<p class=\"hint\">You said this affects you too.</p>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
@@ -526,12 +526,12 @@ func NewIssuePage(p Page, f NewIssueForm, errs Errors) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			if hs := p.UserHostels(); len(hs) > 1 {
+			if len(p.Hostels) > 1 {
 				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 41, "<div class=\"field\"><label for=\"hostel_id\">Hostel</label> <select id=\"hostel_id\" name=\"hostel_id\">")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				for _, h := range hs {
+				for _, h := range p.Hostels {
 					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 42, "<option value=\"")
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err

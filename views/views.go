@@ -19,33 +19,33 @@ import (
 
 // Page is what every full page needs besides its own content.
 type Page struct {
-	Title   string
-	User    *store.User // nil when signed out
-	CSRF    string
-	Flash   string
-	Hostels []store.Hostel // every hostel, for pages with a hostel select; loaded only for those
+	Title  string
+	Viewer *Viewer // nil when signed out
+	CSRF   string
+	Flash  string
+	// Hostels are those the page's hostel select offers, as the policy
+	// allows the viewer; loaded only for pages with one.
+	Hostels []store.Hostel
 	// Stream is the page's live stream URL; empty for a page without one.
 	Stream string
 }
 
-// MultiHostel reports whether the signed-in user sees more than one hostel,
-// so that lists name each issue's hostel.
-func (p Page) MultiHostel() bool {
-	return p.User != nil && (p.User.Role == store.Management || len(p.User.HostelIDs) > 1)
+// Viewer is the signed-in person and what the policy lets them do. Pages
+// show what a viewer may do from these, never from a role.
+type Viewer struct {
+	Name            string
+	CanSeeDashboard bool
+	CanReport       bool
+	CanManage       bool // the Users and Hostels pages
+	SeesManyHostels bool // lists name each issue's hostel
 }
 
-// UserHostels lists the hostels the signed-in user belongs to.
-func (p Page) UserHostels() []store.Hostel {
-	if p.User == nil {
-		return nil
-	}
-	var hs []store.Hostel
-	for _, h := range p.Hostels {
-		if p.User.InHostel(h.ID) {
-			hs = append(hs, h)
-		}
-	}
-	return hs
+// IssueCan is what the viewer of an issue's row may do with it.
+type IssueCan struct {
+	MoveTo      []store.Status // the statuses the row's form offers; none: no form
+	MeToo       bool           // offer "me too"
+	SeeReporter bool           // show who reported it
+	SeeHostel   bool           // name its hostel
 }
 
 // Errors maps a form field's name to what is wrong with it.
@@ -96,8 +96,6 @@ func title(s string) string {
 	}
 	return string(b)
 }
-
-func isStaff(r store.Role) bool { return r == store.Warden || r == store.Management }
 
 // htmxConfig keeps htmx within a strict Content-Security-Policy and lets
 // 422 answers (a form with its errors) swap like successes.

@@ -26,8 +26,8 @@ func BenchmarkGetHit(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		body, st, _ := c.Get(ctx, "html", render)
-		if st != Hit || len(body) != len(benchBody) {
+		ent, st, _ := c.Get(ctx, "html", render)
+		if st != Hit || len(ent.Plain) != len(benchBody) {
 			b.Fatal("not a hit")
 		}
 	}
@@ -40,8 +40,8 @@ func BenchmarkGetHitParallel(b *testing.B) {
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			body, st, _ := c.Get(ctx, "html", render)
-			if st != Hit || len(body) != len(benchBody) {
+			ent, st, _ := c.Get(ctx, "html", render)
+			if st != Hit || len(ent.Plain) != len(benchBody) {
 				b.Error("not a hit")
 				return
 			}

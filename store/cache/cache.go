@@ -1,16 +1,18 @@
-// Package cache keeps management's dashboard, a server-rendered HTML fragment,
-// in two tiers: an in-process copy and Redis. It replaces the seed's
-// five-minute Redis cache that was cleared with KEYS.
+// Package cache keeps server-rendered fragments (management's dashboard, as
+// HTML and JSON) in two tiers: an in-process copy and Redis. Each is kept
+// plain and compressed once (see Entry), so that a hit costs neither a
+// render nor a compression. It replaces the seed's five-minute Redis cache
+// that was cleared with KEYS.
 //
 // # Versions instead of invalidation
 //
 // The data version is an event id. Every change in the app commits an event
 // row with a monotonically increasing id. Every instance follows the event
 // table in id order and calls [Cache.Advance] with the id of each event that
-// can change a figure. A key names the version and every other input of the
-// fragment:
+// can change the fragment. A key names the cache, the version and every
+// other input of the fragment:
 //
-//	{prefix}dashboard:v{version}:{variant}
+//	{prefix}{name}:v{version}:{variant}
 //
 // The variant names every other input (the format, the audience), so content
 // for one audience is never served to another. A newer version just stops
@@ -51,7 +53,7 @@
 // then go-redis gives up the socket at the same moment, instead of at its
 // ReadTimeout. A Redis error or timeout is never returned to the caller. Get
 // renders directly and serves the result. The in-process tier keeps working.
-// The error is counted in hostelhub_dashboard_cache_redis_errors_total and
+// The error is counted in hostelhub_{name}_cache_redis_errors_total and
 // logged at most once every 10 s. Redis hits resume by themselves when Redis
 // answers again.
 //
@@ -67,7 +69,7 @@
 // would also add a Redis round trip to every miss. It would add a failure mode
 // (a holder that dies leaves waiters polling until the lock expires) and a
 // second degraded path when Redis is down. Saving N-1 renders of one
-// dashboard query per event is not worth that.
+// query per event is not worth that.
 package cache
 
 import (
@@ -119,10 +121,14 @@ type RenderFunc = func(ctx context.Context) ([]byte, error)
 
 // Options configures a [Cache]. The zero value is a valid in-process cache.
 type Options struct {
+	// Name names what is cached, in keys and metrics (default "fragment"):
+	// "dashboard" gives keys {prefix}dashboard:v… and metrics
+	// hostelhub_dashboard_cache_….
+	Name string
 	// Redis is the shared second tier. If it is nil, the cache is in-process
 	// only (the laptop default) and has the same semantics.
 	Redis redis.UniversalClient
-	// Prefix is put in front of every Redis key, e.g. "hostelhub:".
+	// Prefix is put in front of every Redis key, e.g. "hostelhub:{epoch}:".
 	Prefix string
 	// TTL is how long an entry lives, both in Redis (SET ... EX) and in
 	// process. A copy read from Redis keeps at most the key's remaining TTL.
@@ -142,7 +148,7 @@ type Options struct {
 // use. Create one with [New].
 type Cache struct {
 	rdb     redis.UniversalClient
-	prefix  string
+	prefix  string // {Prefix}{Name}:
 	ttl     time.Duration
 	timeout time.Duration
 	log     *slog.Logger
@@ -179,7 +185,7 @@ type generation struct {
 }
 
 type entry struct {
-	body  []byte
+	*Entry
 	timer *time.Timer // removes the entry when its TTL ends
 }
 
@@ -190,15 +196,15 @@ func newGeneration(version int64) *generation {
 	return g
 }
 
-func (g *generation) lookup(variant string) ([]byte, bool) {
+func (g *generation) lookup(variant string) (*Entry, bool) {
 	if e := (*g.entries.Load())[variant]; e != nil {
-		return e.body, true
+		return e.Entry, true
 	}
 	return nil, false
 }
 
 // store keeps body for variant for ttl, unless the generation is closed.
-func (g *generation) store(variant string, body []byte, ttl time.Duration) {
+func (g *generation) store(variant string, body *Entry, ttl time.Duration) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.closed {
@@ -212,7 +218,7 @@ func (g *generation) store(variant string, body []byte, ttl time.Duration) {
 	for k, v := range old {
 		m[k] = v
 	}
-	e := &entry{body: body}
+	e := &entry{Entry: body}
 	m[variant] = e
 	g.entries.Store(&m)
 	e.timer = time.AfterFunc(ttl, func() { g.expire(variant, e) })
@@ -250,13 +256,16 @@ func (g *generation) close() {
 // New returns a cache at version 0. The app should call [Cache.Advance] with
 // the newest event id before it serves requests.
 func New(opts Options) *Cache {
+	if opts.Name == "" {
+		opts.Name = "fragment"
+	}
 	c := &Cache{
 		rdb:     opts.Redis,
-		prefix:  opts.Prefix,
+		prefix:  opts.Prefix + opts.Name + ":",
 		ttl:     opts.TTL,
 		timeout: opts.Timeout,
 		log:     opts.Logger,
-		met:     newMetrics(opts.Registerer),
+		met:     newMetrics(opts.Name, opts.Registerer),
 	}
 	if c.ttl <= 0 {
 		c.ttl = DefaultTTL
@@ -293,7 +302,7 @@ func (c *Cache) Version() int64 {
 }
 
 // Get returns the fragment variant for the current version, and whether it
-// was a Hit or a Miss. The returned slice is shared with other callers and
+// was a Hit or a Miss. The returned entry is shared with other callers and
 // must not be modified.
 //
 // On a miss, render runs at most once per (version, variant) in this
@@ -303,7 +312,7 @@ func (c *Cache) Version() int64 {
 // bound its own work (e.g. with the database's statement timeout). A Get
 // whose ctx ends while it waits returns ctx.Err(). An error from render is
 // returned and nothing is cached. Redis failures are never returned.
-func (c *Cache) Get(ctx context.Context, variant string, render RenderFunc) ([]byte, Status, error) {
+func (c *Cache) Get(ctx context.Context, variant string, render RenderFunc) (*Entry, Status, error) {
 	g := c.gen.Load()
 	if body, ok := g.lookup(variant); ok {
 		c.met.hitMemory.Inc()
@@ -321,11 +330,11 @@ const (
 )
 
 type fetched struct {
-	body []byte
+	body *Entry
 	from tier
 }
 
-func (c *Cache) miss(ctx context.Context, g *generation, variant string, render RenderFunc) ([]byte, Status, error) {
+func (c *Cache) miss(ctx context.Context, g *generation, variant string, render RenderFunc) (*Entry, Status, error) {
 	key := c.key(g.version, variant)
 	flightCtx := context.WithoutCancel(ctx)
 	ch := c.flights.DoChan(key, func() (any, error) {
@@ -373,9 +382,13 @@ func (c *Cache) fetch(ctx context.Context, g *generation, key, variant string, r
 		// for the SET.
 		redisUp = err == nil
 	}
-	body, err := c.render(ctx, render)
+	plain, err := c.render(ctx, render)
 	if err != nil {
 		return nil, err
+	}
+	body, err := newEntry(plain)
+	if err != nil {
+		return nil, fmt.Errorf("cache: compress: %w", err)
 	}
 	if c.afterRenderHook != nil {
 		c.afterRenderHook()
@@ -392,7 +405,7 @@ func (c *Cache) fetch(ctx context.Context, g *generation, key, variant string, r
 
 // keep stores body as the in-process copy of (g.version, variant) for ttl. It
 // does nothing if ttl <= 0 or if Advance has closed g.
-func (c *Cache) keep(g *generation, variant string, body []byte, ttl time.Duration) {
+func (c *Cache) keep(g *generation, variant string, body *Entry, ttl time.Duration) {
 	if ttl > 0 {
 		g.store(variant, body, ttl)
 	}
@@ -419,18 +432,19 @@ func (c *Cache) render(ctx context.Context, fn RenderFunc) (body []byte, err err
 
 // key returns the Redis key (and singleflight key) of (version, variant).
 func (c *Cache) key(version int64, variant string) string {
-	return c.prefix + "dashboard:v" + strconv.FormatInt(version, 10) + ":" + variant
+	return c.prefix + "v" + strconv.FormatInt(version, 10) + ":" + variant
 }
 
 type redisValue struct {
-	body []byte
+	body *Entry
 	ttl  time.Duration
 }
 
 // redisGet reads key and its remaining TTL in one round trip. found is false
 // on a miss (err == nil) and on a Redis failure (err != nil; already counted
-// and logged).
-func (c *Cache) redisGet(ctx context.Context, key string) (body []byte, ttl time.Duration, found bool, err error) {
+// and logged). An entry that is not in this package's form counts as a
+// failure: it is rendered again, and the SET replaces it.
+func (c *Cache) redisGet(ctx context.Context, key string) (body *Entry, ttl time.Duration, found bool, err error) {
 	v, err := bounded(ctx, c.timeout, func(ctx context.Context) (redisValue, error) {
 		var get *redis.StringCmd
 		var pttl *redis.DurationCmd
@@ -439,11 +453,15 @@ func (c *Cache) redisGet(ctx context.Context, key string) (body []byte, ttl time
 			pttl = p.PTTL(ctx, key)
 			return nil
 		})
-		body, err := get.Bytes()
+		b, err := get.Bytes()
 		if err != nil {
 			return redisValue{}, err
 		}
 		ttl, err := pttl.Result()
+		if err != nil {
+			return redisValue{}, err
+		}
+		body, err := unmarshalEntry(b)
 		if err != nil {
 			return redisValue{}, err
 		}
@@ -452,6 +470,9 @@ func (c *Cache) redisGet(ctx context.Context, key string) (body []byte, ttl time
 	switch {
 	case errors.Is(err, redis.Nil):
 		c.redisAnswered()
+		return nil, 0, false, nil
+	case errors.Is(err, errEntry):
+		c.redisFailed("get", key, err)
 		return nil, 0, false, nil
 	case err != nil:
 		c.redisFailed("get", key, err)
@@ -467,9 +488,9 @@ func (c *Cache) redisGet(ctx context.Context, key string) (body []byte, ttl time
 	return v.body, v.ttl, true, nil
 }
 
-func (c *Cache) redisSet(ctx context.Context, key string, body []byte) {
+func (c *Cache) redisSet(ctx context.Context, key string, body *Entry) {
 	_, err := bounded(ctx, c.timeout, func(ctx context.Context) (struct{}, error) {
-		return struct{}{}, c.rdb.Set(ctx, key, body, c.ttl).Err()
+		return struct{}{}, c.rdb.Set(ctx, key, body.marshal(), c.ttl).Err()
 	})
 	if err != nil {
 		c.redisFailed("set", key, err)

@@ -62,7 +62,10 @@ func TestHitMissAdvance(t *testing.T) {
 			return
 		}
 		key := c.key(2, "html")
-		if got := e.redisGet(key); !bytes.Equal(got, html.want(2)) {
+		if want := e.prefix + "dashboard:v2:html"; key != want {
+			t.Fatalf("key = %q, want %q", key, want)
+		}
+		if got := e.redisPlain(key); !bytes.Equal(got, html.want(2)) {
 			t.Fatalf("Redis %s = %q, want %q", key, got, html.want(2))
 		}
 		ttl, err := e.rdb.TTL(context.Background(), key).Result()
@@ -119,7 +122,7 @@ func TestRenderFillsOnlyItsVersion(t *testing.T) {
 			}
 
 			type result struct {
-				body []byte
+				body *Entry
 				st   Status
 				err  error
 			}
@@ -135,18 +138,18 @@ func TestRenderFillsOnlyItsVersion(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			defer cancel()
 			b2, st2, err := c.Get(ctx, "html", r.render)
-			if err != nil || !bytes.Equal(b2, r.want(2)) || st2 != Miss {
-				t.Fatalf("Get after Advance = %q, %s, %v; want %q, MISS", b2, st2, err, r.want(2))
+			if err != nil || !bytes.Equal(plain(b2), r.want(2)) || st2 != Miss {
+				t.Fatalf("Get after Advance = %q, %s, %v; want %q, MISS", plain(b2), st2, err, r.want(2))
 			}
 
 			close(proceed) // let v1's late fill happen
 			r1 := <-first
-			if r1.err != nil || !bytes.Equal(r1.body, r.want(1)) || r1.st != Miss {
-				t.Fatalf("Get begun before Advance = %q, %s, %v; want %q, MISS", r1.body, r1.st, r1.err, r.want(1))
+			if r1.err != nil || !bytes.Equal(plain(r1.body), r.want(1)) || r1.st != Miss {
+				t.Fatalf("Get begun before Advance = %q, %s, %v; want %q, MISS", plain(r1.body), r1.st, r1.err, r.want(1))
 			}
 			expectGet(t, c, "html", r.render, r.want(2), Hit)
 			if e.rdb != nil {
-				if got := e.redisGet(c.key(2, "html")); !bytes.Equal(got, r.want(2)) {
+				if got := e.redisPlain(c.key(2, "html")); !bytes.Equal(got, r.want(2)) {
 					t.Fatalf("Redis v2 key = %q, want %q", got, r.want(2))
 				}
 			}
@@ -166,7 +169,7 @@ func TestStampede(t *testing.T) {
 		c.Advance(7)
 		const n = 200
 		start := make(chan struct{})
-		bodies := make([][]byte, n)
+		bodies := make([]*Entry, n)
 		errs := make([]error, n)
 		var wg sync.WaitGroup
 		for i := range n {
@@ -183,8 +186,8 @@ func TestStampede(t *testing.T) {
 			t.Fatalf("%d renders for %d concurrent misses, want 1", got, n)
 		}
 		for i := range n {
-			if errs[i] != nil || !bytes.Equal(bodies[i], r.want(1)) {
-				t.Fatalf("goroutine %d got %q, %v; want %q", i, bodies[i], errs[i], r.want(1))
+			if errs[i] != nil || !bytes.Equal(plain(bodies[i]), r.want(1)) {
+				t.Fatalf("goroutine %d got %q, %v; want %q", i, plain(bodies[i]), errs[i], r.want(1))
 			}
 		}
 		hits := metric(t, e.reg, "hostelhub_dashboard_cache_hits_total", "tier", "memory")
@@ -213,7 +216,7 @@ func TestRenderError(t *testing.T) {
 			return nil, boom
 		})
 		if !errors.Is(err, boom) || body != nil || st != Miss {
-			t.Fatalf("Get with a failing render = %q, %s, %v; want nil, MISS, %v", body, st, err, boom)
+			t.Fatalf("Get with a failing render = %q, %s, %v; want nil, MISS, %v", plain(body), st, err, boom)
 		}
 		if e.rdb != nil {
 			if got := e.redisGet(c.key(1, "html")); got != nil {
@@ -280,7 +283,7 @@ func TestContextCancel(t *testing.T) {
 		other := make(chan []byte, 1)
 		go func() {
 			b, _, _ := c.Get(context.Background(), "html", render)
-			other <- b
+			other <- plain(b)
 		}()
 		close(release)
 		if b := <-other; string(b) != "slow dashboard" {
@@ -310,9 +313,9 @@ func TestExpiry(t *testing.T) {
 // Registerer nil registers nothing.
 func TestMetricsShared(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	a := New(Options{Registerer: reg})
-	b := New(Options{Registerer: reg})
-	_ = New(Options{})
+	a := New(Options{Name: "dashboard", Registerer: reg})
+	b := New(Options{Name: "dashboard", Registerer: reg})
+	_ = New(Options{Name: "dashboard"})
 	r := &renderer{name: "dash"}
 	for _, c := range []*Cache{a, b} {
 		c.Advance(1)
@@ -338,4 +341,46 @@ func TestMetricsShared(t *testing.T) {
 			t.Errorf("metric hostelhub_dashboard_cache_%s not registered (have %v)", want, names)
 		}
 	}
+}
+
+// Options.Name names the keys and the metrics, "fragment" by default. Caches
+// of different names on one Redis, prefix and registry share neither entries
+// nor counters.
+func TestName(t *testing.T) {
+	forModes(t, func(t *testing.T, e *env) {
+		frag := e.cache(func(o *Options) { o.Name = "" })
+		dash := e.cache(nil) // "dashboard"
+		if got, want := frag.key(1, "html"), e.prefix+"fragment:v1:html"; got != want {
+			t.Errorf("default key = %q, want %q", got, want)
+		}
+		if got, want := dash.key(1, "html"), e.prefix+"dashboard:v1:html"; got != want {
+			t.Errorf("dashboard key = %q, want %q", got, want)
+		}
+		rf, rd := &renderer{name: "fragment"}, &renderer{name: "dashboard"}
+		frag.Advance(1)
+		dash.Advance(1)
+		expectGet(t, frag, "html", rf.render, rf.want(1), Miss)
+		expectGet(t, dash, "html", rd.render, rd.want(1), Miss)
+		expectGet(t, frag, "html", rf.render, rf.want(1), Hit)
+		for _, name := range []string{"fragment", "dashboard"} {
+			if got := metric(t, e.reg, "hostelhub_"+name+"_cache_renders_total"); got != 1 {
+				t.Errorf("%s renders = %v, want 1", name, got)
+			}
+		}
+		if got := metric(t, e.reg, "hostelhub_fragment_cache_hits_total", "tier", "memory"); got != 1 {
+			t.Errorf("fragment memory hits = %v, want 1", got)
+		}
+		if got := metric(t, e.reg, "hostelhub_dashboard_cache_hits_total", "tier", "memory"); got != 0 {
+			t.Errorf("dashboard memory hits = %v, want 0", got)
+		}
+		if e.rdb == nil {
+			return
+		}
+		if got := e.redisPlain(e.prefix + "fragment:v1:html"); !bytes.Equal(got, rf.want(1)) {
+			t.Errorf("Redis fragment key = %q, want %q", got, rf.want(1))
+		}
+		if got := e.redisPlain(e.prefix + "dashboard:v1:html"); !bytes.Equal(got, rd.want(1)) {
+			t.Errorf("Redis dashboard key = %q, want %q", got, rd.want(1))
+		}
+	})
 }

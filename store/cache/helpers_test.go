@@ -3,11 +3,9 @@ package cache
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,26 +17,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 )
-
-// redisURL is the shared Redis that the tests use.
-func redisURL() string {
-	if u := os.Getenv("REDIS_URL"); u != "" {
-		return u
-	}
-	return "redis://127.0.0.1:6379"
-}
-
-// skipOrFatal skips the test when something it needs is missing, unless
-// CI=true, where a missing dependency fails the test.
-var skipOrFatal = redistest.SkipOrFatal
-
-func randomPrefix(t testing.TB) string {
-	var b [6]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		t.Fatal(err)
-	}
-	return "hostelhub-test:" + hex.EncodeToString(b[:]) + ":"
-}
 
 // recorder is a go-redis hook that counts the commands the cache sends, fails
 // the test on KEYS or SCAN, and remembers the keys written so that cleanup can
@@ -112,7 +90,7 @@ func newClient(t testing.TB, opt *redis.Options, cleanupKeys bool) (*redis.Clien
 		return rdb.Ping(ctx).Result()
 	}); err != nil {
 		_ = rdb.Close()
-		skipOrFatal(t, "cache: no Redis at %s: %v", opt.Addr, err)
+		redistest.SkipOrFatal(t, "cache: no Redis at %s: %v", opt.Addr, err)
 	}
 	rec := newRecorder(t)
 	rdb.AddHook(rec)
@@ -135,38 +113,22 @@ func newClient(t testing.TB, opt *redis.Options, cleanupKeys bool) (*redis.Clien
 	return rdb, rec
 }
 
-var (
-	probeOnce sync.Once
-	probeErr  error
-)
-
-// sharedRedis connects to REDIS_URL (or the local default). Whether it
-// answers is probed once per test binary, without retries, so that a missing
-// Redis costs one connection attempt, not one per test.
+// sharedRedis connects to the shared Redis (redistest.URL: REDIS_URL, else
+// the local default), with a recorder whose cleanup deletes the keys the test
+// wrote. Where that Redis does not answer, the test skips (fails under CI=true).
 func sharedRedis(t testing.TB) (*redis.Client, *recorder) {
 	t.Helper()
-	opt, err := redis.ParseURL(redisURL())
+	u := redistest.URL(t)
+	opt, err := redis.ParseURL(u)
 	if err != nil {
-		t.Fatalf("REDIS_URL %q: %v", redisURL(), err)
-	}
-	probeOnce.Do(func() {
-		probeOpt := *opt
-		probeOpt.MaxRetries = -1
-		probeOpt.DialTimeout = time.Second
-		probe := redis.NewClient(&probeOpt)
-		defer probe.Close()
-		_, probeErr = bounded(context.Background(), 2*time.Second, func(ctx context.Context) (string, error) {
-			return probe.Ping(ctx).Result()
-		})
-	})
-	if probeErr != nil {
-		skipOrFatal(t, "cache: no Redis at %s: %v", opt.Addr, probeErr)
+		t.Fatalf("Redis URL %q: %v", u, err)
 	}
 	return newClient(t, opt, true)
 }
 
-// env is one test's setup: shared Redis or none, a random prefix, a metrics
-// registry and a counting logger.
+// env is one test's setup: shared Redis or none, a random prefix
+// (redistest.Prefix), a metrics registry and a counting logger. Its caches
+// are named "dashboard", as the app's is.
 type env struct {
 	t      *testing.T
 	rdb    *redis.Client // nil in in-process mode
@@ -177,7 +139,7 @@ type env struct {
 }
 
 func newEnv(t *testing.T, withRedis bool) *env {
-	e := &env{t: t, prefix: randomPrefix(t), reg: prometheus.NewRegistry(), logs: &countingHandler{}}
+	e := &env{t: t, prefix: redistest.Prefix(t), reg: prometheus.NewRegistry(), logs: &countingHandler{}}
 	if withRedis {
 		e.rdb, e.rec = sharedRedis(t)
 	}
@@ -185,9 +147,11 @@ func newEnv(t *testing.T, withRedis bool) *env {
 }
 
 // cache returns a new Cache on e's Redis, prefix, registry and logger; mod may
-// change the options.
+// change the options. The shared Redis is healthy, so its calls get a
+// generous time limit: a busy test machine must not be taken for a Redis
+// that does not answer (the tests of a slow or absent Redis use the default).
 func (e *env) cache(mod func(*Options)) *Cache {
-	opts := Options{Prefix: e.prefix, Registerer: e.reg, Logger: slog.New(e.logs)}
+	opts := Options{Name: "dashboard", Prefix: e.prefix, Registerer: e.reg, Logger: slog.New(e.logs), Timeout: 2 * time.Second}
 	if e.rdb != nil {
 		opts.Redis = e.rdb
 	}
@@ -197,17 +161,32 @@ func (e *env) cache(mod func(*Options)) *Cache {
 	return New(opts)
 }
 
-// redisGet returns the stored value of key, or nil if there is none.
+// redisGet returns the stored value of key, as stored, or nil if there is none.
 func (e *env) redisGet(key string) []byte {
 	e.t.Helper()
 	b, err := e.rdb.Get(context.Background(), key).Bytes()
-	if err == redis.Nil {
+	if errors.Is(err, redis.Nil) {
 		return nil
 	}
 	if err != nil {
 		e.t.Fatalf("GET %s: %v", key, err)
 	}
 	return b
+}
+
+// redisPlain returns the plain bytes of the entry stored at key, or nil if
+// there is none. A value that is not an entry fails the test.
+func (e *env) redisPlain(key string) []byte {
+	e.t.Helper()
+	b := e.redisGet(key)
+	if b == nil {
+		return nil
+	}
+	ent, err := unmarshalEntry(b)
+	if err != nil {
+		e.t.Fatalf("Redis %s = %q: %v", key, b, err)
+	}
+	return ent.Plain
 }
 
 // metric returns the value of a counter (or the sample count of a histogram)
@@ -286,14 +265,23 @@ func (h *countingHandler) Handle(context.Context, slog.Record) error { h.n.Add(1
 func (h *countingHandler) WithAttrs([]slog.Attr) slog.Handler        { return h }
 func (h *countingHandler) WithGroup(string) slog.Handler             { return h }
 
-// expectGet calls c.Get and checks the result.
-func expectGet(t *testing.T, c *Cache, variant string, render RenderFunc, wantBody []byte, wantStatus Status) {
+// plain is ent's plain bytes, or nil for no entry.
+func plain(ent *Entry) []byte {
+	if ent == nil {
+		return nil
+	}
+	return ent.Plain
+}
+
+// expectGet calls c.Get, checks the result and returns the entry.
+func expectGet(t *testing.T, c *Cache, variant string, render RenderFunc, wantBody []byte, wantStatus Status) *Entry {
 	t.Helper()
-	body, st, err := c.Get(context.Background(), variant, render)
+	ent, st, err := c.Get(context.Background(), variant, render)
 	if err != nil {
 		t.Fatalf("Get(%q) at v%d: error %v", variant, c.Version(), err)
 	}
-	if !bytes.Equal(body, wantBody) || st != wantStatus {
-		t.Fatalf("Get(%q) at v%d = %q, %s; want %q, %s", variant, c.Version(), body, st, wantBody, wantStatus)
+	if ent == nil || !bytes.Equal(ent.Plain, wantBody) || st != wantStatus {
+		t.Fatalf("Get(%q) at v%d = %q, %s; want %q, %s", variant, c.Version(), plain(ent), st, wantBody, wantStatus)
 	}
+	return ent
 }

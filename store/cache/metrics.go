@@ -6,8 +6,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-const metricPrefix = "hostelhub_dashboard_cache_"
-
 // metrics holds the collectors. The labelled children are resolved once, so
 // the hit path does one atomic add.
 type metrics struct {
@@ -21,31 +19,33 @@ type metrics struct {
 	redisSetErrors prometheus.Counter
 }
 
-func newMetrics(reg prometheus.Registerer) *metrics {
+// newMetrics makes the metrics of the cache called name: hostelhub_{name}_cache_….
+func newMetrics(name string, reg prometheus.Registerer) *metrics {
+	metricPrefix := "hostelhub_" + name + "_cache_"
 	hits := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: metricPrefix + "hits_total",
-		Help: "Dashboard cache hits, by tier (memory: in-process copy; redis: shared copy).",
+		Help: "Cache hits, by tier (memory: in-process copy; redis: shared copy).",
 	}, []string{"tier"})
 	misses := prometheus.NewCounter(prometheus.CounterOpts{
 		Name: metricPrefix + "misses_total",
-		Help: "Dashboard cache lookups that had to wait for a render (their own or a concurrent one), or failed.",
+		Help: "Cache lookups that had to wait for a render (their own or a concurrent one), or failed.",
 	})
 	renders := prometheus.NewCounter(prometheus.CounterOpts{
 		Name: metricPrefix + "renders_total",
-		Help: "Dashboard renders started by the cache (at most one per version and variant at a time per instance).",
+		Help: "Renders started by the cache (at most one per version and variant at a time per instance).",
 	})
 	renderErrors := prometheus.NewCounter(prometheus.CounterOpts{
 		Name: metricPrefix + "render_errors_total",
-		Help: "Dashboard renders that returned an error or panicked; nothing was cached.",
+		Help: "Renders that returned an error or panicked; nothing was cached.",
 	})
 	renderSeconds := prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    metricPrefix + "render_seconds",
-		Help:    "Time spent rendering the dashboard on a cache miss.",
+		Help:    "Time spent rendering on a cache miss.",
 		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 	})
 	redisErrors := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: metricPrefix + "redis_errors_total",
-		Help: "Redis calls of the dashboard cache that failed or timed out, by operation; the dashboard was served anyway.",
+		Help: "Redis calls of the cache that failed or timed out, by operation; the fragment was served anyway.",
 	}, []string{"op"})
 
 	if reg != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -72,7 +73,7 @@ func TestRedisDown(t *testing.T) {
 	rdb, _ := newClient(t, &redis.Options{Addr: srv.Addr()}, false)
 	logs := &countingHandler{}
 	reg := prometheus.NewRegistry()
-	opts := Options{Redis: rdb, Prefix: randomPrefix(t), Registerer: reg, Logger: slog.New(logs)}
+	opts := Options{Name: "dashboard", Redis: rdb, Prefix: redistest.Prefix(t), Registerer: reg, Logger: slog.New(logs)}
 	a := New(opts)
 	r := &renderer{name: "a"}
 	v := int64(1)
@@ -119,7 +120,7 @@ func TestRedisDown(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if st == Hit && bytes.Equal(body, r.want(r.renders())) {
+		if st == Hit && bytes.Equal(body.Plain, r.want(r.renders())) {
 			t.Logf("Redis back: hits from Redis resumed after %d attempt(s)", attempt)
 			if logs.n.Load() == logsWhileDown {
 				t.Error("no log line says that Redis answers again")
@@ -141,7 +142,7 @@ func TestRedisSlow(t *testing.T) {
 	rdb, _ := newClient(t, &redis.Options{Addr: srv.Addr()}, false)
 	admin, _ := newClient(t, &redis.Options{Addr: srv.Addr()}, false)
 	reg := prometheus.NewRegistry()
-	opts := Options{Redis: rdb, Prefix: randomPrefix(t), Registerer: reg, Logger: slog.New(&countingHandler{})}
+	opts := Options{Name: "dashboard", Redis: rdb, Prefix: redistest.Prefix(t), Registerer: reg, Logger: slog.New(&countingHandler{})}
 	a := New(opts)
 	r := &renderer{name: "a"}
 	v := int64(1)
@@ -191,7 +192,7 @@ func TestRedisSlow(t *testing.T) {
 func TestNoKeysOrScan(t *testing.T) {
 	srv := redistest.Start(t)
 	rdb, _ := newClient(t, &redis.Options{Addr: srv.Addr()}, false)
-	opts := Options{Redis: rdb, Prefix: randomPrefix(t), TTL: 100 * time.Millisecond}
+	opts := Options{Name: "dashboard", Redis: rdb, Prefix: redistest.Prefix(t), TTL: 100 * time.Millisecond}
 	a, b := New(opts), New(opts)
 	r := &renderer{name: "dash"}
 	for v := int64(1); v <= 5; v++ {
@@ -229,4 +230,126 @@ func TestNoKeysOrScan(t *testing.T) {
 		}
 	}
 	t.Logf("commands seen by the private server: %s", strings.Join(lines, " "))
+}
+
+// An entry that one instance wrote to Redis is read by a second instance as a
+// Redis hit: the same plain bytes, read back from Redis (not shared in
+// memory), with the deflate stream as the first instance compressed it (the
+// second neither renders nor compresses), so AppendGzip works on it.
+func TestEntryRoundTripThroughRedis(t *testing.T) {
+	e := newEnv(t, true)
+	a := e.cache(nil)
+	regB := prometheus.NewRegistry()
+	b := e.cache(func(o *Options) { o.Registerer = regB })
+	body := bytes.Repeat([]byte("<tr><td>Hostel 7</td><td>42 beds</td></tr>\n"), 2000) // over 64 KiB
+	renderA := func(context.Context) ([]byte, error) { return body, nil }
+	var rendersB atomic.Int64
+	renderB := func(context.Context) ([]byte, error) {
+		rendersB.Add(1)
+		return []byte("B's own render"), nil
+	}
+
+	a.Advance(3)
+	b.Advance(3)
+	entA := expectGet(t, a, "html", renderA, body, Miss)
+	key := a.key(3, "html")
+	if got := e.redisGet(key); !bytes.Equal(got, entA.marshal()) {
+		t.Fatalf("Redis %s holds %d bytes, want A's marshalled entry (%d bytes)", key, len(got), len(entA.marshal()))
+	}
+
+	entB := expectGet(t, b, "html", renderB, body, Hit)
+	if entB == entA || &entB.Plain[0] == &entA.Plain[0] {
+		t.Fatal("B got A's in-process entry, not one read from Redis")
+	}
+	if !bytes.Equal(entB.deflated, entA.deflated) {
+		t.Error("B's deflate stream differs from the one A cached")
+	}
+	if n := rendersB.Load(); n != 0 {
+		t.Errorf("B rendered %d times; want it to use A's entry", n)
+	}
+	if got := metric(t, regB, "hostelhub_dashboard_cache_hits_total", "tier", "redis"); got != 1 {
+		t.Errorf("B redis hits = %v, want 1", got)
+	}
+	if got := metric(t, regB, "hostelhub_dashboard_cache_redis_errors_total", "op", "get"); got != 0 {
+		t.Errorf("B redis get errors = %v, want 0", got)
+	}
+
+	prefix, suffix := []byte("<html><body><h1>Dashboard</h1>"), []byte("</body></html>\n")
+	want := append(append(append([]byte{}, prefix...), body...), suffix...)
+	zA := entA.AppendGzip(nil, prefix, suffix)
+	zB := entB.AppendGzip([]byte("kept"), prefix, suffix)
+	if !bytes.HasPrefix(zB, []byte("kept")) || !bytes.Equal(zB[4:], zA) {
+		t.Error("B's gzip differs from A's")
+	}
+	got, err := gunzip(t, zB[4:])
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("gunzip of B's AppendGzip: %d bytes, %v; want %d bytes", len(got), err, len(want))
+	}
+	if len(zA) >= len(want)/4 {
+		t.Errorf("AppendGzip: %d bytes for %d plain; the entry is not compressed", len(zA), len(want))
+	}
+
+	// B keeps the entry read from Redis in process.
+	if again := expectGet(t, b, "html", renderB, body, Hit); again != entB {
+		t.Error("B's second Get did not return the entry it kept")
+	}
+}
+
+// A value under the key that is not an entry (a plain body, as cached before
+// entries, or a malformed one) is a failed Redis GET: it is counted and
+// logged, the fragment is rendered again (a MISS), and the SET replaces the
+// value with an entry, which another instance then reads as a hit.
+func TestNonEntryInRedis(t *testing.T) {
+	for _, tc := range []struct{ name, value string }{
+		{"plain", "<section>dashboard cached before entries</section>"},
+		{"malformed", entryMagic + "\xff"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, true)
+			ctx := context.Background()
+			a := e.cache(nil)
+			r := &renderer{name: "a"}
+			a.Advance(1)
+			key := a.key(1, "html")
+			if err := e.rdb.Set(ctx, key, tc.value, time.Minute).Err(); err != nil {
+				t.Fatal(err)
+			}
+			e.rec.reset()
+
+			expectGet(t, a, "html", r.render, r.want(1), Miss)
+			if n := r.renders(); n != 1 {
+				t.Fatalf("%d renders, want 1", n)
+			}
+			if got := metric(t, e.reg, "hostelhub_dashboard_cache_redis_errors_total", "op", "get"); got != 1 {
+				t.Errorf("redis get errors = %v, want 1", got)
+			}
+			if got := metric(t, e.reg, "hostelhub_dashboard_cache_redis_errors_total", "op", "set"); got != 0 {
+				t.Errorf("redis set errors = %v, want 0", got)
+			}
+			if got := metric(t, e.reg, "hostelhub_dashboard_cache_hits_total", "tier", "redis"); got != 0 {
+				t.Errorf("redis hits = %v, want 0", got)
+			}
+			if n := e.logs.n.Load(); n < 1 {
+				t.Error("the value that is not an entry was not logged")
+			}
+			if n := e.rec.count("set"); n != 1 {
+				t.Fatalf("SET sent %d times, want 1 (to replace the value)", n)
+			}
+			if got := e.redisPlain(key); !bytes.Equal(got, r.want(1)) {
+				t.Fatalf("Redis %s = %q after the SET, want an entry of %q", key, got, r.want(1))
+			}
+			if ttl, err := e.rdb.TTL(ctx, key).Result(); err != nil || ttl < 299*time.Second {
+				t.Errorf("TTL %s = %v, %v; want the cache's 300s", key, ttl, err)
+			}
+			expectGet(t, a, "html", r.render, r.want(1), Hit)
+
+			b := e.cache(func(o *Options) { o.Registerer = prometheus.NewRegistry() })
+			b.Advance(1)
+			rb := &renderer{name: "b"}
+			expectGet(t, b, "html", rb.render, r.want(1), Hit) // the replacement, from Redis
+			if n := rb.renders(); n != 0 {
+				t.Errorf("B rendered %d times; want it to read the replacement", n)
+			}
+		})
+	}
 }

@@ -7,10 +7,13 @@ package redistest
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"net"
 	"os"
 	"os/exec"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,7 +30,13 @@ func SkipOrFatal(t testing.TB, format string, args ...any) {
 	t.Skipf(format, args...)
 }
 
-// URL is the shared Redis's URL, after checking that it answers.
+// missing remembers, by URL, a shared Redis that did not answer, so that a
+// missing Redis costs one connection attempt per test binary, not one per
+// test (each of which would otherwise wait out its dial).
+var missing sync.Map // URL -> error
+
+// URL is the shared Redis's URL, after checking that it answers. Once it has
+// not answered, URL skips (or fails, under CI=true) without asking it again.
 func URL(t testing.TB) string {
 	t.Helper()
 	u := os.Getenv("REDIS_URL")
@@ -38,16 +47,35 @@ func URL(t testing.TB) string {
 	if err != nil {
 		t.Fatalf("REDIS_URL %q: %v", u, err)
 	}
+	if err, ok := missing.Load(u); ok {
+		SkipOrFatal(t, "no Redis at %s (%v): skipping what needs it", u, err)
+	}
 	opts.MaxRetries = -1
+	opts.DialerRetries = 1 // one dial, no backoff
 	opts.DialTimeout = time.Second
 	c := redis.NewClient(opts)
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if err := c.Ping(ctx).Err(); err != nil {
+		missing.Store(u, err)
 		SkipOrFatal(t, "no Redis at %s (%v): skipping what needs it", u, err)
 	}
 	return u
+}
+
+// Prefix returns a random key prefix, "hostelhub-test:{12 hex}:", for a test
+// that writes to the shared Redis: tests that run at the same time (or in
+// other packages) never see each other's keys. It does not clean up; a test
+// deletes the keys it wrote, by name (never with KEYS or SCAN), or gives
+// them a TTL.
+func Prefix(t testing.TB) string {
+	t.Helper()
+	var b [6]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatalf("random key prefix: %v", err)
+	}
+	return "hostelhub-test:" + hex.EncodeToString(b[:]) + ":"
 }
 
 // Client is a client of the shared Redis, closed when the test ends.

@@ -1,31 +1,27 @@
-package handlers
+package store
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
-
-	"github.com/alexedwards/scs/v2"
 )
 
-// sessionCodec keeps session data in a small binary form. A hostelhub
-// session holds a few plain values (the user id), and every signed-in
-// request decodes it, so decoding is a few bounds-checked reads: a
-// fraction of JSON, and of gob, which builds its type machinery anew on
-// every request.
+// SessionCodec keeps session data (an scs.Codec) in a small binary form. A
+// hostelhub session holds a few plain values (the user id), and every
+// signed-in request decodes it, so decoding is a few bounds-checked reads:
+// a fraction of gob, which builds its type machinery anew on every request.
 //
-// The form: the magic "\x00hh1" (a gob stream never starts with a zero
-// byte), the deadline in Unix nanoseconds as 8 bytes big-endian, then each
-// value as a kind byte ('i' int64, 's' string, 'b' bool), the key as a
-// uvarint length and bytes, and the value (a varint; a uvarint length and
-// bytes; one byte). Sessions written as JSON or gob before still decode.
-type sessionCodec struct{}
+// The form: the magic "\x00hh1", the deadline in Unix nanoseconds as 8
+// bytes big-endian, then each value as a kind byte ('i' int64, 's' string,
+// 'b' bool), the key as a uvarint length and bytes, and the value (a
+// varint; a uvarint length and bytes; one byte).
+type SessionCodec struct{}
 
 const sessionMagic = "\x00hh1"
 
-func (sessionCodec) Encode(deadline time.Time, values map[string]any) ([]byte, error) {
+// Encode writes deadline and values; a value of another type is an error.
+func (SessionCodec) Encode(deadline time.Time, values map[string]any) ([]byte, error) {
 	b := make([]byte, 0, 64)
 	b = append(b, sessionMagic...)
 	b = binary.BigEndian.AppendUint64(b, uint64(deadline.UnixNano()))
@@ -39,7 +35,7 @@ func (sessionCodec) Encode(deadline time.Time, values map[string]any) ([]byte, e
 		case bool:
 			kind = 'b'
 		default:
-			return nil, fmt.Errorf("session: cannot keep %q of type %T", k, v)
+			return nil, fmt.Errorf("store: session: cannot keep %q of type %T", k, v)
 		}
 		b = append(b, kind)
 		b = binary.AppendUvarint(b, uint64(len(k)))
@@ -63,14 +59,12 @@ func (sessionCodec) Encode(deadline time.Time, values map[string]any) ([]byte, e
 	return b, nil
 }
 
-var errSessionData = errors.New("session: malformed data")
+var errSessionData = errors.New("store: session: malformed data")
 
-func (sessionCodec) Decode(b []byte) (time.Time, map[string]any, error) {
-	if len(b) > 0 && b[0] == '{' {
-		return decodeJSONSession(b)
-	}
+// Decode reads what Encode wrote; anything else is an error.
+func (SessionCodec) Decode(b []byte) (time.Time, map[string]any, error) {
 	if len(b) < len(sessionMagic) || string(b[:len(sessionMagic)]) != sessionMagic {
-		return scs.GobCodec{}.Decode(b)
+		return time.Time{}, nil, errSessionData
 	}
 	b = b[len(sessionMagic):]
 	if len(b) < 8 {
@@ -118,30 +112,4 @@ func readBytes(b []byte) (v, rest []byte, ok bool) {
 		return nil, nil, false
 	}
 	return b[w : w+int(n)], b[w+int(n):], true
-}
-
-// jsonSession is the JSON form sessions were kept in before.
-type jsonSession struct {
-	Deadline time.Time         `json:"d"`
-	Ints     map[string]int64  `json:"i,omitempty"`
-	Strings  map[string]string `json:"s,omitempty"`
-	Bools    map[string]bool   `json:"b,omitempty"`
-}
-
-func decodeJSONSession(b []byte) (time.Time, map[string]any, error) {
-	var d jsonSession
-	if err := json.Unmarshal(b, &d); err != nil {
-		return time.Time{}, nil, err
-	}
-	values := make(map[string]any, len(d.Ints)+len(d.Strings)+len(d.Bools))
-	for k, v := range d.Ints {
-		values[k] = v
-	}
-	for k, v := range d.Strings {
-		values[k] = v
-	}
-	for k, v := range d.Bools {
-		values[k] = v
-	}
-	return d.Deadline, values, nil
 }

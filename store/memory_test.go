@@ -28,7 +28,7 @@ func TestSessionsAndAccountsAreForgottenByEvent(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, e := range evs {
-				b.Observe(e)
+				b.Forget(e)
 				heard = e.ID
 			}
 		}
@@ -125,12 +125,12 @@ func TestAReadFromBeforeAChangeIsNotKept(t *testing.T) {
 		t.Fatal(err)
 	}
 	read, release := make(chan struct{}), make(chan struct{})
-	testHookSessionRead = func() {
-		testHookSessionRead = nil
+	s.afterSessionRead = func() {
+		s.afterSessionRead = nil
 		close(read)
 		<-release
 	}
-	t.Cleanup(func() { testHookSessionRead = nil })
+
 	done := make(chan bool)
 	go func() {
 		_, found, _ := ss.FindCtx(ctx, "token")
@@ -166,7 +166,7 @@ func TestKeptSessionsExpire(t *testing.T) {
 }
 
 func TestAccessMemoryIsBounded(t *testing.T) {
-	a := newAccess()
+	a := newMemory()
 	a.limit = 64
 	for i := range 1000 {
 		a.keepUser(a.generation(), &User{ID: int64(i)})

@@ -1,35 +1,31 @@
-package handlers
+package main
 
 import (
 	"bytes"
 	"compress/gzip"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
-
-	"hostelhub/store/cache"
 )
 
 // The dashboard's page and JSON reach a client that takes gzip compressed,
 // from a cache that compressed them once; unpacked, they are the very
 // bytes a client without gzip gets.
 func TestDashboardIsSentCompressed(t *testing.T) {
-	// Both reads come from one cached body: rendered apart, the two would
-	// differ in the "as of" second.
-	dc := cache.New(cache.Options{Prefix: "compressed:"})
-	ts := newTestServer(t, func(o *testOptions) { o.cache = dc })
-	admin := ts.login(t, "admin@demo.test")
-	admin.http.Transport = &http.Transport{DisableCompression: true} // see the bytes as sent
+	// Both reads come from one cached body (the app's in-process cache):
+	// rendered apart, the two would differ in the "as of" second.
+	a := newTestApp(t)
+	admin := a.login("admin@demo.test")
+	admin.HTTP.Transport = &http.Transport{DisableCompression: true} // see the bytes as sent
 	for _, path := range []string{"/dashboard", "/api/dashboard/summary"} {
 		get := func(encoding string) *http.Response {
-			req, _ := http.NewRequest(http.MethodGet, ts.URL+path, nil)
+			req, _ := http.NewRequest(http.MethodGet, a.Base+path, nil)
 			if encoding != "" {
 				req.Header.Set("Accept-Encoding", encoding)
 			}
-			res, err := admin.http.Do(req)
+			res, err := admin.HTTP.Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -77,50 +73,5 @@ func TestDashboardIsSentCompressed(t *testing.T) {
 			}
 			t.Logf("GET %s: %d bytes plain, %d gzip", path, len(plain), len(z))
 		}
-	}
-}
-
-// Stitched members decode to what they stitch, whatever the sizes: empty
-// parts, and parts longer than one stored block.
-func TestAppendGzip(t *testing.T) {
-	rnd := rand.New(rand.NewPCG(1, 2))
-	text := func(n int) []byte {
-		b := make([]byte, n)
-		for i := range b {
-			b[i] = "abcdefgh <>\n"[rnd.IntN(12)]
-		}
-		return b
-	}
-	for _, sizes := range [][3]int{{0, 0, 0}, {0, 100, 0}, {10, 0, 10}, {70000, 5000, 3}, {1, 200000, 140000}, {65535, 1, 65536}} {
-		prefix, middle, suffix := text(sizes[0]), text(sizes[1]), text(sizes[2])
-		packedMiddle, err := pack(middle)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f, err := unpack(packedMiddle)
-		if err != nil || !bytes.Equal(f.plain, middle) {
-			t.Fatalf("unpack: %v", err)
-		}
-		z := appendGzip([]byte("kept"), prefix, f.plain, f.deflated, suffix)
-		if !bytes.HasPrefix(z, []byte("kept")) {
-			t.Fatal("appendGzip overwrote dst")
-		}
-		zr, err := gzip.NewReader(bytes.NewReader(z[4:]))
-		if err != nil {
-			t.Fatal(err)
-		}
-		zr.Multistream(false)
-		got, err := io.ReadAll(zr)
-		want := append(append(append([]byte{}, prefix...), middle...), suffix...)
-		if err != nil || !bytes.Equal(got, want) {
-			t.Errorf("sizes %v: %d bytes, err %v; want %d bytes", sizes, len(got), err, len(want))
-		}
-	}
-	// A body cached before bodies were packed reads as plain.
-	if f, err := unpack([]byte("<div>")); err != nil || string(f.plain) != "<div>" || f.deflated != nil {
-		t.Errorf("unpacked plain body: %q %v", f.plain, err)
-	}
-	if _, err := unpack([]byte(packMagic + "\xff")); err == nil {
-		t.Error("a malformed entry was read")
 	}
 }

@@ -1,4 +1,4 @@
-package realtime
+package realtimetest
 
 import (
 	"context"
@@ -96,5 +96,17 @@ func TestLocalTransportFansOut(t *testing.T) {
 		case <-time.After(time.Second):
 			t.Errorf("listener %d: no wake-up", i)
 		}
+	}
+}
+
+// eventually polls cond until it holds or timeout passes.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(2 * time.Millisecond)
 	}
 }

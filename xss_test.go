@@ -1,4 +1,4 @@
-package handlers
+package main
 
 import (
 	"bufio"
@@ -7,20 +7,23 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
 	"golang.org/x/net/html"
 
-	"hostelhub/realtime"
+	"hostelhub/handlers/webtest"
 )
 
-// xssPayloads is the corpus in testdata/xss.txt, plus payloads that need a
-// real line break (to try to split a stream event).
+// xssPayloads is the corpus in handlers/testdata/xss.txt (it stays beside
+// the handlers' other inputs: the top level has no folders of its own),
+// plus payloads that need a real line break (to try to split a stream
+// event).
 func xssPayloads(t *testing.T) []string {
 	t.Helper()
-	f, err := os.Open("testdata/xss.txt")
+	f, err := os.Open(filepath.Join("handlers", "testdata", "xss.txt"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,11 +122,11 @@ func inert(t *testing.T, where, doc string) {
 // Every free-text field comes back inert in pages, htmx fragments, stream
 // events and JSON, for a corpus of XSS payloads.
 func TestXSSPayloadsComeBackInert(t *testing.T) {
-	ts := newTestServer(t)
-	student := ts.login(t, "student1@demo.test")
-	warden := ts.login(t, "warden1@demo.test")
-	admin := ts.login(t, "admin@demo.test")
-	stream := warden.stream("/hostels/1/events", realtime.NoLastEventID)
+	a := newTestApp(t)
+	student := a.login("student1@demo.test")
+	warden := a.login("warden1@demo.test")
+	admin := a.login("admin@demo.test")
+	stream := warden.Stream("/hostels/1/events", webtest.NoLastEventID)
 
 	// file reports an issue with value in every field it can hold, and
 	// comments, announces and names things with it too.
@@ -134,8 +137,8 @@ func TestXSSPayloadsComeBackInert(t *testing.T) {
 			title = "x: " + title
 		}
 		body, _ := json.Marshal(map[string]string{"title": title, "description": value, "category": "other", "priority": "high", "location": clip(value, 60)})
-		res := student.json(http.MethodPost, "/api/issues", string(body))
-		wantStatus(t, res, http.StatusCreated)
+		res := student.JSON(http.MethodPost, "/api/issues", string(body))
+		webtest.WantStatus(t, res, http.StatusCreated)
 		var got struct {
 			Issue struct {
 				ID    int64  `json:"id"`
@@ -149,58 +152,58 @@ func TestXSSPayloadsComeBackInert(t *testing.T) {
 			t.Errorf("payload %d: raw < or > in JSON", i)
 		}
 		id := got.Issue.ID
-		wantStatus(t, warden.postForm(fmt.Sprintf("/issues/%d/comments", id), url.Values{"body": {clip(value, 2000)}}), http.StatusSeeOther)
-		wantStatus(t, warden.postForm(fmt.Sprintf("/issues/%d/status", id), url.Values{"status": {"in_progress"}, "note": {clip(value, 1000)}}), http.StatusSeeOther)
+		webtest.WantStatus(t, warden.PostForm(fmt.Sprintf("/issues/%d/comments", id), url.Values{"body": {clip(value, 2000)}}), http.StatusSeeOther)
+		webtest.WantStatus(t, warden.PostForm(fmt.Sprintf("/issues/%d/status", id), url.Values{"status": {"in_progress"}, "note": {clip(value, 1000)}}), http.StatusSeeOther)
 		return id
 	}
 
 	baseline := file(0, "A plain value")
-	baseRow := stream.next("new_issue")
-	basePage := shape(warden.get(fmt.Sprintf("/issues/%d", baseline)).Body)
-	baseStudent := shape(student.get(fmt.Sprintf("/issues/%d", baseline)).Body)
-	stream.next("issue_comment")
-	baseStatus := shape(string(stream.next("issue_status_updated").Data))
+	baseRow := stream.Next("new_issue")
+	basePage := shape(warden.Get(fmt.Sprintf("/issues/%d", baseline)).Body)
+	baseStudent := shape(student.Get(fmt.Sprintf("/issues/%d", baseline)).Body)
+	stream.Next("issue_comment")
+	baseStatus := shape(string(stream.Next("issue_status_updated").Data))
 
 	payloads := xssPayloads(t)
 	for i, p := range payloads {
 		id := file(i+1, p)
 		where := fmt.Sprintf("payload %d %q", i+1, clip(p, 30))
-		row := stream.next("new_issue")
+		row := stream.Next("new_issue")
 		inert(t, where+" new_issue event", string(row.Data))
 		if shape(string(row.Data)) != shape(string(baseRow.Data)) {
 			t.Errorf("%s: the new_issue fragment's shape changed:\n%s", where, row.Data)
 		}
-		if c := stream.next("issue_comment"); true {
+		if c := stream.Next("issue_comment"); true {
 			inert(t, where+" issue_comment event", string(c.Data))
 		}
-		if s := stream.next("issue_status_updated"); shape(string(s.Data)) != baseStatus {
+		if s := stream.Next("issue_status_updated"); shape(string(s.Data)) != baseStatus {
 			t.Errorf("%s: the status fragment's shape changed:\n%s", where, s.Data)
 		}
-		page := warden.get(fmt.Sprintf("/issues/%d", id)).Body
+		page := warden.Get(fmt.Sprintf("/issues/%d", id)).Body
 		inert(t, where+" issue page", page)
 		if shape(page) != basePage {
 			t.Errorf("%s: the warden's issue page changed shape", where)
 		}
-		if shape(student.get(fmt.Sprintf("/issues/%d", id)).Body) != baseStudent {
+		if shape(student.Get(fmt.Sprintf("/issues/%d", id)).Body) != baseStudent {
 			t.Errorf("%s: the student's issue page changed shape", where)
 		}
 		// The search box reflects the query back.
-		inert(t, where+" search", student.get("/issues?q="+url.QueryEscape(clip(p, 100))).Body)
-		frag := warden.htmx(http.MethodPost, fmt.Sprintf("/issues/%d/status", id), url.Values{"status": {"closed"}, "note": {clip(p, 1000)}}, "")
+		inert(t, where+" search", student.Get("/issues?q="+url.QueryEscape(clip(p, 100))).Body)
+		frag := warden.HTMX(http.MethodPost, fmt.Sprintf("/issues/%d/status", id), url.Values{"status": {"closed"}, "note": {clip(p, 1000)}}, "")
 		inert(t, where+" htmx error fragment", frag.Body)
 
 		// Announcements, account names and hostel names.
-		admin.postForm("/announcements", url.Values{"title": {clip("An "+p, 120)}, "body": {p}, "hostel_id": {"1"}})
-		inert(t, where+" announcement event", string(stream.next("announcement").Data))
-		admin.postForm("/users", url.Values{"name": {clip(p, 80)}, "email": {fmt.Sprintf("x%d@example.org", i)}, "role": {"student"}, "hostel_id": {"1"}, "password": {"long enough"}})
-		admin.postForm("/hostels", url.Values{"name": {clip(fmt.Sprintf("%d %s", i, p), 60)}})
+		admin.PostForm("/announcements", url.Values{"title": {clip("An "+p, 120)}, "body": {p}, "hostel_id": {"1"}})
+		inert(t, where+" announcement event", string(stream.Next("announcement").Data))
+		admin.PostForm("/users", url.Values{"name": {clip(p, 80)}, "email": {fmt.Sprintf("x%d@example.org", i)}, "role": {"student"}, "hostel_id": {"1"}, "password": {"long enough"}})
+		admin.PostForm("/hostels", url.Values{"name": {clip(fmt.Sprintf("%d %s", i, p), 60)}})
 	}
 	for _, path := range []string{"/issues", "/announcements", "/users", "/hostels", "/dashboard"} {
-		inert(t, "admin "+path, admin.get(path).Body)
+		inert(t, "admin "+path, admin.Get(path).Body)
 	}
-	inert(t, "student /announcements", student.get("/announcements").Body)
+	inert(t, "student /announcements", student.Get("/announcements").Body)
 	for _, path := range []string{"/api/issues", "/api/dashboard/summary"} {
-		body := admin.json(http.MethodGet, path, "").Body
+		body := admin.JSON(http.MethodGet, path, "").Body
 		if strings.ContainsAny(body, "<>") || !json.Valid([]byte(body)) {
 			t.Errorf("%s: raw markup or invalid JSON", path)
 		}

@@ -7,21 +7,21 @@ import (
 	"time"
 )
 
-// access keeps in memory the two rows every signed-in request reads: its
-// session and its account. Nothing else changes them but the store, and
+// memory keeps the two rows every signed-in request reads: its session and
+// its account. Nothing else changes them but the store, and
 // every such change appends an event (EventSession, EventUser), so what is
 // kept is forgotten by event, like the dashboard cache:
 //
 //   - on this instance, as the change commits (Store.write);
 //   - on every other instance, as its follower reads the event from the
-//     log (Store.Observe): at once when Redis carries the notification,
+//     log (Store.Forget): at once when Redis carries the notification,
 //     within the follower's poll interval when it does not.
 //
 // A read that began before a change can never fill the memory after it:
 // every forgetting moves a generation on, and a fill only lands if the
 // generation it read under is still current. What is not in the database
 // is not kept, so unknown tokens cost a query each and memory nothing.
-type access struct {
+type memory struct {
 	mu       sync.RWMutex
 	gen      uint64
 	sessions map[int64]keptSession // by sessionRef of the key
@@ -35,12 +35,12 @@ type keptSession struct {
 	expiry int64 // Unix nanoseconds
 }
 
-// accessLimit bounds each map; past it, an eighth of the entries make
+// memoryLimit bounds each map; past it, an eighth of the entries make
 // room. Every entry is a signed-in browser, so this is a busy campus.
-const accessLimit = 1 << 16
+const memoryLimit = 1 << 16
 
-func newAccess() *access {
-	return &access{sessions: map[int64]keptSession{}, users: map[int64]*User{}, limit: accessLimit}
+func newMemory() *memory {
+	return &memory{sessions: map[int64]keptSession{}, users: map[int64]*User{}, limit: memoryLimit}
 }
 
 // sessionRef is the number an EventSession carries for a session: the
@@ -51,13 +51,13 @@ func sessionRef(key string) int64 {
 }
 
 // generation is read before the database, and passed to the fill after it.
-func (a *access) generation() uint64 {
+func (a *memory) generation() uint64 {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
 	return a.gen
 }
 
-func (a *access) session(key string, now time.Time) ([]byte, bool) {
+func (a *memory) session(key string, now time.Time) ([]byte, bool) {
 	a.mu.RLock()
 	e, ok := a.sessions[sessionRef(key)]
 	a.mu.RUnlock()
@@ -67,7 +67,7 @@ func (a *access) session(key string, now time.Time) ([]byte, bool) {
 	return e.data, true
 }
 
-func (a *access) keepSession(gen uint64, key string, data []byte, expiry int64) {
+func (a *memory) keepSession(gen uint64, key string, data []byte, expiry int64) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.gen != gen {
@@ -78,7 +78,7 @@ func (a *access) keepSession(gen uint64, key string, data []byte, expiry int64) 
 }
 
 // user returns a copy: callers may change theirs.
-func (a *access) user(id int64) (*User, bool) {
+func (a *memory) user(id int64) (*User, bool) {
 	a.mu.RLock()
 	u, ok := a.users[id]
 	a.mu.RUnlock()
@@ -88,7 +88,7 @@ func (a *access) user(id int64) (*User, bool) {
 	return u.clone(), true
 }
 
-func (a *access) keepUser(gen uint64, u *User) {
+func (a *memory) keepUser(gen uint64, u *User) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.gen != gen {
@@ -100,7 +100,7 @@ func (a *access) keepUser(gen uint64, u *User) {
 
 // forget drops what e says has changed. Events of other kinds change
 // nothing kept here.
-func (a *access) forget(e Event) {
+func (a *memory) forget(e Event) {
 	switch e.Kind {
 	case EventSession:
 		a.mu.Lock()
@@ -134,8 +134,8 @@ func (u *User) clone() *User {
 	return &c
 }
 
-// Observe lets the store hear an event another instance committed, read
-// from the log by this instance's follower, so that what this instance
-// keeps in memory follows the change. Events this instance committed were
-// heard as they committed; hearing them again does no harm.
-func (s *Store) Observe(e Event) { s.access.forget(e) }
+// Forget drops what this instance keeps in memory of what e changed: an
+// event another instance committed, read from the log by this instance's
+// follower. Events this instance committed were forgotten as they
+// committed; forgetting again does no harm.
+func (s *Store) Forget(e Event) { s.memory.forget(e) }
