@@ -56,6 +56,10 @@ func withRedisURL(url string) appOption {
 	return func(_ testing.TB, c *config) { c.RedisURL = url }
 }
 
+// withJSONLog logs as a deployment does, in JSON through the log buffer,
+// to w.
+func withJSONLog(w io.Writer) appOption { return func(_ testing.TB, c *config) { c.testLog = w } }
+
 // withoutDemo starts on an empty database with no accounts.
 func withoutDemo() appOption { return func(_ testing.TB, c *config) { c.Demo = false } }
 
@@ -109,7 +113,13 @@ func startAppOn(t testing.TB, cfg config, ln net.Listener) *testApp {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	out := new(bytes.Buffer)
-	a, err := newApp(ctx, cfg, discardLogger(), out)
+	l := logs{logger: discardLogger()}
+	if cfg.testLog != nil {
+		var buf *logBuffer
+		l, buf = newLogs("json", cfg.testLog)
+		t.Cleanup(func() { buf.Close() })
+	}
+	a, err := newApp(ctx, cfg, l, out)
 	if err != nil {
 		cancel()
 		ln.Close()
