@@ -37,23 +37,24 @@ import (
 //
 // Handlers never touch the cache, the memory or the streams by hand.
 type app struct {
-	cfg       config
-	logger    *slog.Logger
-	store     *store.Store
-	redis     redis.UniversalClient // nil without REDIS_URL
-	dashboard *cache.Cache
-	hub       *realtime.Hub
-	web       *handlers.Handler
-	follower  *realtime.Follower
-	notify    chan int64 // the newest committed event id, for other instances; nil without Redis
-	server    *http.Server
+	cfg        config
+	logger     *slog.Logger
+	requestLog io.Writer // request lines, when the logger writes JSON
+	store      *store.Store
+	redis      redis.UniversalClient // nil without REDIS_URL
+	dashboard  *cache.Cache
+	hub        *realtime.Hub
+	web        *handlers.Handler
+	follower   *realtime.Follower
+	notify     chan int64 // the newest committed event id, for other instances; nil without Redis
+	server     *http.Server
 }
 
 // newApp opens the database (filling it in demo mode), connects to Redis
 // when told to, and wires the path.
-func newApp(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Writer) (*app, error) {
-	a := &app{cfg: cfg, logger: logger}
-	st, err := store.Open(ctx, cfg.DatabaseURL, store.Options{Logger: logger, OnCommit: a.committed, PasswordCost: cfg.passwordCost})
+func newApp(ctx context.Context, cfg config, logs logs, stdout io.Writer) (*app, error) {
+	a := &app{cfg: cfg, logger: logs.logger, requestLog: logs.requests}
+	st, err := store.Open(ctx, cfg.DatabaseURL, store.Options{Logger: a.logger, OnCommit: a.committed, PasswordCost: cfg.passwordCost})
 	if err != nil {
 		return nil, err
 	}
@@ -110,6 +111,7 @@ func (a *app) start(ctx context.Context, stdout io.Writer) error {
 	a.web = handlers.New(handlers.Options{
 		Store:         a.store,
 		Logger:        a.logger,
+		RequestLog:    a.requestLog,
 		Registry:      registry,
 		Dashboard:     a.dashboard,
 		Hub:           a.hub,

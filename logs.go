@@ -7,15 +7,22 @@ import (
 	"time"
 )
 
-// newLogger logs in format (json or text) to w, through a buffer: a busy
+// logs is where an app logs: its logger and, when that writes JSON, the
+// writer request lines go straight to (handlers.Options.RequestLog).
+type logs struct {
+	logger   *slog.Logger
+	requests io.Writer
+}
+
+// newLogs logs in format (json or text) to w, through a buffer: a busy
 // instance writes a request line per request, and one write a line would
-// cost a system call each.
-func newLogger(format string, w io.Writer) (*slog.Logger, *logBuffer) {
+// cost a system call each. Close the buffer last.
+func newLogs(format string, w io.Writer) (logs, *logBuffer) {
 	buf := newLogBuffer(w, 32<<10, 100*time.Millisecond)
 	if format == "json" {
-		return slog.New(slog.NewJSONHandler(buf, nil)), buf
+		return logs{logger: slog.New(slog.NewJSONHandler(buf, nil)), requests: buf}, buf
 	}
-	return slog.New(slog.NewTextHandler(buf, nil)), buf
+	return logs{logger: slog.New(slog.NewTextHandler(buf, nil))}, buf
 }
 
 // logBuffer gathers log lines and writes them out together: when size

@@ -39,6 +39,7 @@ type config struct {
 	passwordCost    int           // bcrypt cost; 0 is bcrypt's default (tests lower it)
 	streamHeartbeat time.Duration // a stream's longest silence; 0 is the handlers' default (tests shorten it)
 	streamQueue     int           // each stream's queue; 0 is app.go's default (tests shrink it)
+	testLog         io.Writer     // where the app logs JSON; nil: tests log nowhere
 }
 
 // parseConfig reads flags, each defaulting to its environment variable.
@@ -115,11 +116,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	if err != nil {
 		return err
 	}
-	logger, logs := newLogger(cfg.LogFormat, stderr)
-	defer logs.Close()
+	logs, logBuf := newLogs(cfg.LogFormat, stderr)
+	defer logBuf.Close()
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	app, err := newApp(ctx, cfg, logger, stdout)
+	app, err := newApp(ctx, cfg, logs, stdout)
 	if err != nil {
 		return err
 	}

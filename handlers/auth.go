@@ -53,6 +53,10 @@ func (h *Handler) login(c echo.Context) error {
 		return fail(http.StatusUnauthorized, badLogin)
 	}
 	// A new session id at sign-in, so a planted one is worth nothing.
+	ctx, err = h.openSession(c)
+	if err != nil {
+		return err
+	}
 	if err := h.sessions.RenewToken(ctx); err != nil {
 		return err
 	}
@@ -62,7 +66,11 @@ func (h *Handler) login(c echo.Context) error {
 
 // logout signs the user out.
 func (h *Handler) logout(c echo.Context) error {
-	if err := h.sessions.Destroy(c.Request().Context()); err != nil {
+	ctx, err := h.openSession(c)
+	if err != nil {
+		return err
+	}
+	if err := h.sessions.Destroy(ctx); err != nil {
 		return err
 	}
 	return redirect(c, "/login")

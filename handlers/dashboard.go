@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -24,27 +25,81 @@ func (h *Handler) showDashboard(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	c.Response().Header().Set("X-Cache", string(status))
-	c.Response().Header().Add(echo.HeaderVary, echo.HeaderAcceptEncoding)
+	hd := c.Response().Header()
+	hd.Set("X-Cache", string(status))
+	hd.Add(echo.HeaderVary, echo.HeaderAcceptEncoding)
 	p := h.page(c, "Dashboard")
+	fr, err := h.frames.of(c.Request().Context(), p)
+	if err != nil {
+		return err
+	}
+	out := renderBuffers.Get().(*bytes.Buffer)
+	defer putBuffer(out)
 	if !acceptsGzip(c) {
-		return render(c, http.StatusOK, views.DashboardPage(p, f.Plain))
+		out.Grow(len(fr.before) + len(f.Plain) + len(fr.after))
+		out.Write(fr.before)
+		out.Write(f.Plain)
+		out.Write(fr.after)
+		hd.Set(echo.HeaderContentLength, strconv.Itoa(out.Len()))
+		return c.HTMLBlob(http.StatusOK, out.Bytes())
 	}
 	// To a client that takes gzip: one gzip member, the page's own bytes
 	// around the fragment as the cache compressed it, once.
-	page, out := renderBuffers.Get().(*bytes.Buffer), renderBuffers.Get().(*bytes.Buffer)
-	defer putBuffer(page)
-	defer putBuffer(out)
-	if err := views.DashboardPage(p, fragmentMark).Render(c.Request().Context(), page); err != nil {
-		return err
+	out.Grow(len(fr.before) + len(fr.after) + len(f.Plain)/2)
+	return writeGzip(c, echo.MIMETextHTMLCharsetUTF8, f.AppendGzip(out.AvailableBuffer(), fr.before, fr.after))
+}
+
+// pageFrames keeps the dashboard's page around its fragment, split where
+// the fragment goes, by all that the page shows of who is looking (and the
+// fragment is the same for everyone): a manager's view then renders
+// nothing. A page with a flash message is rendered each time.
+type pageFrames struct {
+	mu sync.RWMutex
+	m  map[frameKey]*pageFrame
+}
+
+// frameKey is every input of the page but the fragment.
+type frameKey struct {
+	viewer views.Viewer
+	csrf   string
+}
+
+type pageFrame struct{ before, after []byte }
+
+// framesKept bounds the frames kept: past it, they are all forgotten.
+const framesKept = 1024
+
+func (pf *pageFrames) of(ctx context.Context, p views.Page) (*pageFrame, error) {
+	var k frameKey
+	keep := p.Flash == "" && p.Viewer != nil
+	if keep {
+		k = frameKey{viewer: *p.Viewer, csrf: p.CSRF}
+		pf.mu.RLock()
+		fr := pf.m[k]
+		pf.mu.RUnlock()
+		if fr != nil {
+			return fr, nil
+		}
 	}
-	b := page.Bytes()
+	var buf bytes.Buffer
+	if err := views.DashboardPage(p, fragmentMark).Render(ctx, &buf); err != nil {
+		return nil, err
+	}
+	b := buf.Bytes()
 	i := bytes.Index(b, fragmentMark)
 	if i < 0 {
-		return errors.New("dashboard page: the fragment's place was not found")
+		return nil, errors.New("dashboard page: the fragment's place was not found")
 	}
-	out.Grow(len(b) + len(f.Plain)/2)
-	return writeGzip(c, echo.MIMETextHTMLCharsetUTF8, f.AppendGzip(out.AvailableBuffer(), b[:i], b[i+len(fragmentMark):]))
+	fr := &pageFrame{before: b[:i:i], after: b[i+len(fragmentMark):]}
+	if keep {
+		pf.mu.Lock()
+		if pf.m == nil || len(pf.m) >= framesKept {
+			pf.m = make(map[frameKey]*pageFrame)
+		}
+		pf.m[k] = fr
+		pf.mu.Unlock()
+	}
+	return fr, nil
 }
 
 // fragmentMark stands in for the fragment when a page is rendered to be

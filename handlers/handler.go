@@ -8,6 +8,7 @@ package handlers
 import (
 	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -28,9 +29,13 @@ import (
 
 // Options are the handlers' dependencies and settings, built in main.
 type Options struct {
-	Store    *store.Store
-	Logger   *slog.Logger
-	Registry *prometheus.Registry // /metrics serves it; request metrics go to it
+	Store  *store.Store
+	Logger *slog.Logger
+	// RequestLog, when set, receives a JSON line per request (in the form
+	// slog's JSONHandler writes) instead of the Logger: the same line for
+	// less work, where the Logger writes JSON there too.
+	RequestLog io.Writer
+	Registry   *prometheus.Registry // /metrics serves it; request metrics go to it
 	// Dashboard caches the dashboard; nil renders it on every request.
 	Dashboard *cache.Cache
 	// Hub serves the live streams (required).
@@ -61,16 +66,21 @@ func (r RateLimit) limit() rate.Limit { return rate.Every(r.Every) }
 
 // Handler holds what every route needs.
 type Handler struct {
-	store     *store.Store
-	logger    *slog.Logger
-	sessions  *scs.SessionManager
-	registry  *prometheus.Registry
-	dashboard *cache.Cache
-	hub       *realtime.Hub
-	heartbeat time.Duration
-	ready     func(ctx context.Context) error
-	secure    bool
+	store        *store.Store
+	logger       *slog.Logger
+	sessions     *scs.SessionManager
+	sessionStore *store.SessionStore // read directly by requests that do not change their session
+	registry     *prometheus.Registry
+	dashboard    *cache.Cache
+	hub          *realtime.Hub
+	heartbeat    time.Duration
+	ready        func(ctx context.Context) error
+	secure       bool
 
+	frames          pageFrames // the dashboard's page around its fragment
+	metrics         *requestMetrics
+	requests        *requestLog
+	requestID       func() string
 	loginPerAddress RateLimit
 	loginPerAccount *accountLimiter
 	dummyHash       []byte // compared against for unknown emails, so timing tells nothing
@@ -94,8 +104,9 @@ func New(o Options) *Handler {
 	if o.LoginPerAccount.Every == 0 {
 		o.LoginPerAccount = RateLimit{Every: 12 * time.Second, Burst: 10}
 	}
+	sessionStore := o.Store.Sessions(o.SessionSecret)
 	sm := scs.New()
-	sm.Store = o.Store.Sessions(o.SessionSecret)
+	sm.Store = sessionStore
 	sm.Codec = store.SessionCodec{}
 	sm.Lifetime = o.SessionLifetime
 	sm.Cookie.Name = "hostelhub_session"
@@ -103,14 +114,11 @@ func New(o Options) *Handler {
 	sm.Cookie.SameSite = http.SameSiteLaxMode
 	sm.Cookie.Secure = o.Secure
 	sm.Cookie.Persist = true
-	sm.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {
-		o.Logger.Error("session", "err", err, "path", r.URL.Path)
-		http.Error(w, "The session store is not answering. Please try again.", http.StatusServiceUnavailable)
-	}
 	h := &Handler{
 		store:           o.Store,
 		logger:          o.Logger,
 		sessions:        sm,
+		sessionStore:    sessionStore,
 		registry:        o.Registry,
 		dashboard:       o.Dashboard,
 		hub:             o.Hub,
@@ -120,6 +128,9 @@ func New(o Options) *Handler {
 		loginPerAddress: o.LoginPerAddress,
 		loginPerAccount: newAccountLimiter(o.LoginPerAccount),
 		flashKey:        flashKey(o.SessionSecret),
+		metrics:         newRequestMetrics(o.Registry),
+		requests:        &requestLog{json: o.RequestLog, logger: o.Logger},
+		requestID:       requestIDs(),
 	}
 	dummy, _ := o.Store.HashPassword("not a password anyone has")
 	h.dummyHash = []byte(dummy)

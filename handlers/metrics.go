@@ -13,8 +13,9 @@ import (
 // requestMetrics counts requests as echoprometheus would count them for
 // hostelhub (hostelhub_http_requests_total, _request_duration_seconds,
 // _request_size_bytes and _response_size_bytes, by code, method, host and
-// route), but finds each label set's four series once and keeps them,
-// rather than hashing the labels four times on every request.
+// route; the host is the client's to choose, so it is always empty), but
+// finds each label set's four series once and keeps them, rather than
+// hashing the labels four times on every request.
 type requestMetrics struct {
 	count                      *prometheus.CounterVec
 	duration, reqSize, resSize *prometheus.HistogramVec
@@ -53,21 +54,13 @@ func newRequestMetrics(reg prometheus.Registerer) *requestMetrics {
 	return m
 }
 
-// middleware observes every request that passes it.
-func (m *requestMetrics) middleware(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		r := c.Request()
-		reqSize := approximateSize(r)
-		start := time.Now()
-		err := next(c)
-		elapsed := time.Since(start).Seconds()
-		s := m.seriesOf(seriesKey{code: statusOf(c, err), method: methodLabel(r.Method), route: c.Path()})
-		s.count.Inc()
-		s.duration.Observe(elapsed)
-		s.reqSize.Observe(float64(reqSize))
-		s.resSize.Observe(float64(c.Response().Size))
-		return err
-	}
+// observe counts one answered request.
+func (m *requestMetrics) observe(c echo.Context, reqSize int, elapsed time.Duration) {
+	s := m.seriesOf(seriesKey{code: c.Response().Status, method: methodLabel(c.Request().Method), route: c.Path()})
+	s.count.Inc()
+	s.duration.Observe(elapsed.Seconds())
+	s.reqSize.Observe(float64(reqSize))
+	s.resSize.Observe(float64(c.Response().Size))
 }
 
 func (m *requestMetrics) seriesOf(k seriesKey) *series {
@@ -83,15 +76,6 @@ func (m *requestMetrics) seriesOf(k seriesKey) *series {
 	}
 	actual, _ := m.series.LoadOrStore(k, s)
 	return actual.(*series)
-}
-
-// statusOf is the status a request is answered with: the response's, or,
-// when a handler returned an error, the status the error handler will give it.
-func statusOf(c echo.Context, err error) int {
-	if err == nil {
-		return c.Response().Status
-	}
-	return errorStatus(err)
 }
 
 // methodLabel keeps the label set bounded whatever methods clients invent.

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"time"
@@ -13,38 +14,78 @@ import (
 
 // Keys of what middleware puts on a request's context.
 const (
-	sessionUserKey = "user_id" // in the session: who signed in
-	userContextKey = "user"    // on the context: the user, fresh from the store
-	jsonContextKey = "json"    // on the context: refusals are answered as JSON
-	csrfContextKey = "csrf"    // on the context: the CSRF token forms repeat
+	sessionUserKey  = "user_id"      // in the session: who signed in
+	sessionTokenKey = "session"      // on the context: the session cookie's token
+	sessionOpenKey  = "session_open" // on the context: the session is loaded in scs, to be changed
+	userContextKey  = "user"         // on the context: the user, fresh from the store
+	jsonContextKey  = "json"         // on the context: refusals are answered as JSON
+	csrfContextKey  = "csrf"         // on the context: the CSRF token forms repeat
 )
 
-// session loads the request's session, and saves it (and its cookie) just
-// before the response's head is written: scs's LoadAndSave, in Echo's terms.
+// session finds the request's session, and saves it (and its cookie) just
+// before the response's head is written: scs's LoadAndSave, in Echo's
+// terms, with one difference. Most requests only read who signed in, and
+// the store keeps each session decoded in memory, so a session is opened
+// in scs (loaded, to be changed) only by the handlers that change it:
+// sign-in, sign-out, an account found disabled (openSession).
 func (h *Handler) session(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		r := c.Request()
-		var token string
-		if ck, err := r.Cookie(h.sessions.Cookie.Name); err == nil {
-			token = ck.Value
+		if ck, err := c.Request().Cookie(h.sessions.Cookie.Name); err == nil {
+			c.Set(sessionTokenKey, ck.Value)
 		}
-		ctx, err := h.sessions.Load(r.Context(), token)
-		if err != nil {
-			h.logger.Error("session", "err", err, "path", r.URL.Path)
-			return echo.NewHTTPError(http.StatusServiceUnavailable, "The session store is not answering. Please try again.")
-		}
-		c.SetRequest(r.WithContext(ctx))
-		res := c.Response()
-		addVary(res.Header(), echo.HeaderCookie)
-		res.Before(func() { h.saveSession(c) })
+		c.Response().Before(func() { h.saveSession(c) })
 		return next(c)
 	}
 }
 
+// sessionUserID is who the request's session says signed in, 0 for nobody.
+func (h *Handler) sessionUserID(c echo.Context) (int64, error) {
+	if c.Get(sessionOpenKey) == true {
+		return h.sessions.GetInt64(c.Request().Context(), sessionUserKey), nil
+	}
+	token, _ := c.Get(sessionTokenKey).(string)
+	if token == "" {
+		return 0, nil
+	}
+	values, _, err := h.sessionStore.Values(c.Request().Context(), token)
+	if err != nil {
+		h.logger.Error("session", "err", err, "path", c.Request().URL.Path)
+		return 0, errSessionStore
+	}
+	id, _ := values[sessionUserKey].(int64)
+	return id, nil
+}
+
+var errSessionStore = echo.NewHTTPError(http.StatusServiceUnavailable, "The session store is not answering. Please try again.")
+
+// openSession loads the request's session into scs, to be changed: the
+// context it returns is the one scs's methods take.
+func (h *Handler) openSession(c echo.Context) (context.Context, error) {
+	r := c.Request()
+	if c.Get(sessionOpenKey) == true {
+		return r.Context(), nil
+	}
+	token, _ := c.Get(sessionTokenKey).(string)
+	ctx, err := h.sessions.Load(r.Context(), token)
+	if err != nil {
+		h.logger.Error("session", "err", err, "path", r.URL.Path)
+		return nil, errSessionStore
+	}
+	c.SetRequest(r.WithContext(ctx))
+	c.Set(sessionOpenKey, true)
+	return ctx, nil
+}
+
 // saveSession commits a changed session and sets (or clears) its cookie.
 // It runs as the response's head is written, the error handler's included.
+// Whatever the session did, the response depends on the cookie.
 func (h *Handler) saveSession(c echo.Context) {
-	ctx, res := c.Request().Context(), c.Response()
+	res := c.Response()
+	addVary(res.Header(), echo.HeaderCookie)
+	if c.Get(sessionOpenKey) != true {
+		return // read, not changed
+	}
+	ctx := c.Request().Context()
 	switch h.sessions.Status(ctx) {
 	case scs.Modified:
 		token, expiry, err := h.sessions.Commit(ctx)
@@ -81,14 +122,20 @@ func currentUser(c echo.Context) *store.User {
 // context. Role and hostels always come from here, never from the request.
 func (h *Handler) loadUser(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		ctx := c.Request().Context()
-		id := h.sessions.GetInt64(ctx, sessionUserKey)
+		id, err := h.sessionUserID(c)
+		if err != nil {
+			return err
+		}
 		if id == 0 {
 			return next(c)
 		}
-		u, err := h.store.User(ctx, id)
+		u, err := h.store.User(c.Request().Context(), id)
 		if errors.Is(err, store.ErrNotFound) || (err == nil && u.Disabled) {
 			// Deleted or disabled since sign-in: signed out at once.
+			ctx, err := h.openSession(c)
+			if err != nil {
+				return err
+			}
 			if err := h.sessions.Destroy(ctx); err != nil {
 				return err
 			}

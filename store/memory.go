@@ -25,14 +25,18 @@ type memory struct {
 	mu       sync.RWMutex
 	gen      uint64
 	sessions map[int64]keptSession // by sessionRef of the key
+	tokens   map[string]int64      // the sessionRef of each kept session's token
 	users    map[int64]*User
 	limit    int
 }
 
+// keptSession is a session as kept: found by its token (a request brings
+// it), forgotten by its sessionRef (an event brings that).
 type keptSession struct {
-	key    string // the whole key: sessionRef may collide, this may not
+	token  string
 	data   []byte
-	expiry int64 // Unix nanoseconds
+	values map[string]any // data decoded (SessionCodec), read-only; nil if it does not decode
+	expiry int64          // Unix nanoseconds
 }
 
 // memoryLimit bounds each map; past it, an eighth of the entries make
@@ -40,7 +44,7 @@ type keptSession struct {
 const memoryLimit = 1 << 16
 
 func newMemory() *memory {
-	return &memory{sessions: map[int64]keptSession{}, users: map[int64]*User{}, limit: memoryLimit}
+	return &memory{sessions: map[int64]keptSession{}, tokens: map[string]int64{}, users: map[int64]*User{}, limit: memoryLimit}
 }
 
 // sessionRef is the number an EventSession carries for a session: the
@@ -57,24 +61,48 @@ func (a *memory) generation() uint64 {
 	return a.gen
 }
 
-func (a *memory) session(key string, now time.Time) ([]byte, bool) {
+// session finds a session by its token: no key is derived for a session
+// kept, which is most of what a signed-in request costs.
+func (a *memory) session(token string, now time.Time) (keptSession, bool) {
 	a.mu.RLock()
-	e, ok := a.sessions[sessionRef(key)]
+	ref, ok := a.tokens[token]
+	e := a.sessions[ref]
 	a.mu.RUnlock()
-	if !ok || e.key != key || now.UnixNano() >= e.expiry {
-		return nil, false
+	if !ok || e.token != token || now.UnixNano() >= e.expiry {
+		return keptSession{}, false
 	}
-	return e.data, true
+	return e, true
 }
 
-func (a *memory) keepSession(gen uint64, key string, data []byte, expiry int64) {
+// keepSession keeps a session's data and its values, decoded once (nil
+// when the data does not decode).
+func (a *memory) keepSession(gen uint64, token, key string, data []byte, expiry int64) {
+	_, values, _ := SessionCodec{}.Decode(data)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.gen != gen {
 		return
 	}
-	makeRoom(a.sessions, a.limit)
-	a.sessions[sessionRef(key)] = keptSession{key: key, data: data, expiry: expiry}
+	if len(a.sessions) >= a.limit {
+		n := a.limit / 8
+		for ref := range a.sessions { // map order is random enough to choose victims
+			a.dropSession(ref)
+			if n--; n == 0 {
+				break
+			}
+		}
+	}
+	ref := sessionRef(key)
+	a.dropSession(ref) // another token of the same ref, however unlikely
+	a.sessions[ref] = keptSession{token: token, data: data, values: values, expiry: expiry}
+	a.tokens[token] = ref
+}
+
+func (a *memory) dropSession(ref int64) {
+	if e, ok := a.sessions[ref]; ok {
+		delete(a.tokens, e.token)
+		delete(a.sessions, ref)
+	}
 }
 
 // user returns a copy: callers may change theirs.
@@ -104,7 +132,7 @@ func (a *memory) forget(e Event) {
 	switch e.Kind {
 	case EventSession:
 		a.mu.Lock()
-		delete(a.sessions, e.RefID)
+		a.dropSession(e.RefID)
 	case EventUser:
 		a.mu.Lock()
 		delete(a.users, e.RefID)

@@ -165,22 +165,25 @@ func TestKeptSessionsExpire(t *testing.T) {
 	}
 }
 
-func TestAccessMemoryIsBounded(t *testing.T) {
+func TestMemoryIsBounded(t *testing.T) {
 	a := newMemory()
 	a.limit = 64
 	for i := range 1000 {
 		a.keepUser(a.generation(), &User{ID: int64(i)})
-		key := sessionKeyFor(i)
-		a.keepSession(a.generation(), key, []byte("x"), time.Now().Add(time.Hour).UnixNano())
+		token := time.Duration(i).String()
+		a.keepSession(a.generation(), token, sessionKeyFor(token), []byte("x"), time.Now().Add(time.Hour).UnixNano())
 	}
-	if len(a.users) > 64 || len(a.sessions) > 64 {
-		t.Errorf("kept %d users and %d sessions; limit 64", len(a.users), len(a.sessions))
+	if len(a.users) > 64 || len(a.sessions) > 64 || len(a.tokens) != len(a.sessions) {
+		t.Errorf("kept %d users, %d sessions and %d tokens; limit 64, a token a session", len(a.users), len(a.sessions), len(a.tokens))
+	}
+	if _, ok := a.session(time.Duration(999).String(), time.Now()); !ok {
+		t.Error("the newest session was not kept")
 	}
 	if _, ok := a.user(999); !ok {
 		t.Error("the newest account was not kept")
 	}
 }
 
-func sessionKeyFor(i int) string {
-	return (&Store{}).Sessions([]byte("k")).key(time.Duration(i).String())
+func sessionKeyFor(token string) string {
+	return (&Store{}).Sessions([]byte("k")).key(token)
 }

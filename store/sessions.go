@@ -40,11 +40,11 @@ func (ss *SessionStore) key(token string) string {
 // memory until an event says they changed (see memory): every signed-in
 // request asks for one.
 func (ss *SessionStore) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
-	key := ss.key(token)
 	now := time.Now()
-	if data, ok := ss.s.memory.session(key, now); ok {
-		return data, true, nil
+	if e, ok := ss.s.memory.session(token, now); ok {
+		return e.data, true, nil
 	}
+	key := ss.key(token)
 	gen := ss.s.memory.generation()
 	var row struct {
 		Data   []byte `db:"data"`
@@ -60,8 +60,26 @@ func (ss *SessionStore) FindCtx(ctx context.Context, token string) ([]byte, bool
 	if ss.s.afterSessionRead != nil {
 		ss.s.afterSessionRead()
 	}
-	ss.s.memory.keepSession(gen, key, row.Data, row.Expiry)
+	ss.s.memory.keepSession(gen, token, key, row.Data, row.Expiry)
 	return row.Data, true, nil
+}
+
+// Values returns the values of an unexpired session, decoded once and
+// kept in memory with it: what a request that only reads its session
+// needs, without a decoding of its own. The map is shared: never change it.
+func (ss *SessionStore) Values(ctx context.Context, token string) (map[string]any, bool, error) {
+	if e, ok := ss.s.memory.session(token, time.Now()); ok && e.values != nil {
+		return e.values, true, nil
+	}
+	data, found, err := ss.FindCtx(ctx, token)
+	if err != nil || !found {
+		return nil, false, err
+	}
+	_, values, err := SessionCodec{}.Decode(data)
+	if err != nil {
+		return nil, false, fmt.Errorf("store: session: %w", err)
+	}
+	return values, true, nil
 }
 
 // CommitCtx saves a session's data until expiry. Every instance forgets

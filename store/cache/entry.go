@@ -19,6 +19,8 @@ type Entry struct {
 	// Plain is the fragment as rendered. It is shared: never modify it.
 	Plain    []byte
 	deflated []byte // Plain as a deflate stream ending in a sync flush, not final
+	crc      uint32 // Plain's CRC-32
+	shift    uint32 // x^(8·len(Plain)) mod the CRC's polynomial: moves a CRC past Plain
 }
 
 // newEntry compresses body once, for every hit after.
@@ -36,7 +38,11 @@ func newEntry(body []byte) (*Entry, error) {
 	}
 	// Plain's capacity ends at its length: an append to a shared Plain
 	// copies instead of writing into the render's spare capacity.
-	return &Entry{Plain: body[:len(body):len(body)], deflated: z.Bytes()}, nil
+	return newEntryOf(body[:len(body):len(body)], z.Bytes()), nil
+}
+
+func newEntryOf(plain, deflated []byte) *Entry {
+	return &Entry{Plain: plain, deflated: deflated, crc: crc32.ChecksumIEEE(plain), shift: crcShift(int64(len(plain)))}
 }
 
 // The form an entry is stored in, in Redis: the magic, the plain length as
@@ -66,20 +72,21 @@ func unmarshalEntry(b []byte) (*Entry, error) {
 		return nil, errEntry
 	}
 	end := w + int(n)
-	return &Entry{Plain: b[w:end:end], deflated: b[end:]}, nil
+	return newEntryOf(b[w:end:end], b[end:]), nil
 }
 
 // gzipHeader: no name, no time, unknown OS.
 var gzipHeader = []byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff}
 
 // AppendGzip appends to dst one gzip member of prefix + e.Plain + suffix,
-// with e's part compressed as cached: the cost of a hit is a copy and a CRC.
+// with e's part compressed as cached: the cost of a hit is a copy, and a
+// CRC of prefix and suffix (e's own is kept).
 func (e *Entry) AppendGzip(dst, prefix, suffix []byte) []byte {
 	dst = append(dst, gzipHeader...)
 	dst = appendStored(dst, prefix, false)
 	dst = append(dst, e.deflated...)
 	dst = appendStored(dst, suffix, true)
-	crc := crc32.Update(crc32.ChecksumIEEE(prefix), crc32.IEEETable, e.Plain)
+	crc := crcMul(e.shift, crc32.ChecksumIEEE(prefix)) ^ e.crc // the CRC of prefix + Plain
 	crc = crc32.Update(crc, crc32.IEEETable, suffix)
 	dst = binary.LittleEndian.AppendUint32(dst, crc)
 	return binary.LittleEndian.AppendUint32(dst, uint32(len(prefix)+len(e.Plain)+len(suffix)))
@@ -110,3 +117,37 @@ func appendStored(dst, p []byte, final bool) []byte {
 // NewEntry makes an entry of body outside any cache, for a fragment that
 // is served as an entry but rendered on every request.
 func NewEntry(body []byte) (*Entry, error) { return newEntry(body) }
+
+// Combining CRCs, as zlib's crc32_combine does: the CRC-32 of A+B is
+// CRC(A)·x^(8·len(B)) + CRC(B), in the field of polynomials modulo the
+// CRC's, in its reflected bit order.
+const crcPoly = 0xedb88320
+
+// crcMul is a·b modulo the polynomial.
+func crcMul(a, b uint32) uint32 {
+	var p uint32
+	for m := uint32(1) << 31; m != 0; m >>= 1 {
+		if a&m != 0 {
+			p ^= b
+		}
+		if b&1 != 0 {
+			b = b>>1 ^ crcPoly
+		} else {
+			b >>= 1
+		}
+	}
+	return p
+}
+
+// crcShift is x^(8n) modulo the polynomial, by squaring.
+func crcShift(n int64) uint32 {
+	p := uint32(1) << 31 // x^0
+	x := uint32(1) << 23 // x^8
+	for ; n > 0; n >>= 1 {
+		if n&1 != 0 {
+			p = crcMul(x, p)
+		}
+		x = crcMul(x, x)
+	}
+	return p
+}

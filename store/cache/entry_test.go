@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
+	"hash/crc32"
 	"io"
 	"math/rand/v2"
 	"testing"
@@ -113,5 +114,25 @@ func TestEntryPlainIsFull(t *testing.T) {
 	got, err := gunzip(t, f.AppendGzip(nil, []byte("<p>"), []byte("</p>")))
 	if err != nil || string(got) != "<p><div></p>" {
 		t.Fatalf("after an append to Plain: %q, %v", got, err)
+	}
+}
+
+// A CRC moved past a run and combined with the run's own is the CRC of the
+// two, whatever their lengths.
+func TestCRCCombine(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(3, 4))
+	for _, n := range [][2]int{{0, 0}, {0, 7}, {5, 0}, {1, 1}, {100, 3000}, {65537, 17}, {3, 200000}} {
+		a, b := make([]byte, n[0]), make([]byte, n[1])
+		for i := range a {
+			a[i] = byte(rnd.IntN(256))
+		}
+		for i := range b {
+			b[i] = byte(rnd.IntN(256))
+		}
+		want := crc32.ChecksumIEEE(append(append([]byte{}, a...), b...))
+		got := crcMul(crcShift(int64(len(b))), crc32.ChecksumIEEE(a)) ^ crc32.ChecksumIEEE(b)
+		if got != want {
+			t.Errorf("lengths %v: got %08x, want %08x", n, got, want)
+		}
 	}
 }
