@@ -46,7 +46,8 @@ type app struct {
 	hub        *realtime.Hub
 	web        *handlers.Handler
 	follower   *realtime.Follower
-	notify     chan int64 // the newest committed event id, for other instances; nil without Redis
+	following  chan struct{} // closed once the follower knows where it starts
+	notify     chan int64    // the newest committed event id, for other instances; nil without Redis
 	server     *http.Server
 }
 
@@ -109,18 +110,21 @@ func (a *app) start(ctx context.Context, stdout io.Writer) error {
 	}
 	a.hub = realtime.NewHub(realtime.HubOptions{Logger: a.logger, QueueSize: queue})
 	a.web = handlers.New(handlers.Options{
-		Store:         a.store,
-		Logger:        a.logger,
-		RequestLog:    a.requestLog,
-		Registry:      registry,
-		Dashboard:     a.dashboard,
-		Hub:           a.hub,
-		Heartbeat:     a.cfg.streamHeartbeat,
-		Ready:         a.ready,
-		Secure:        a.cfg.TLSCert != "",
-		SessionSecret: []byte(a.cfg.SessionSecret),
+		Store:           a.store,
+		Logger:          a.logger,
+		RequestLog:      a.requestLog,
+		Registry:        registry,
+		Dashboard:       a.dashboard,
+		Hub:             a.hub,
+		Heartbeat:       a.cfg.streamHeartbeat,
+		SessionLifetime: a.cfg.sessionLifetime,
+		Ready:           a.ready,
+		Secure:          a.cfg.TLSCert != "",
+		SessionSecret:   []byte(a.cfg.SessionSecret),
 	})
-	a.follower = realtime.NewFollower(a.store, a.observe, transport, realtime.FollowerOptions{Logger: a.logger})
+	a.following = make(chan struct{})
+	a.follower = realtime.NewFollower(a.store, a.observe, transport, realtime.FollowerOptions{Logger: a.logger,
+		OnStart: func(id int64) { a.hub.Seen(id); close(a.following) }})
 	registry.MustRegister(realtime.NewCollector(a.hub, a.follower))
 	if transport != nil {
 		go a.notifyOthers(transport)
@@ -261,6 +265,13 @@ func (a *app) Serve(ctx context.Context, ln net.Listener) error {
 		<-followed
 	}()
 	go a.housekeep(fctx, time.Hour)
+	// A stream replays up to where the hub starts (Hub.Seen): serve once
+	// the follower knows where that is.
+	select {
+	case <-a.following:
+	case <-ctx.Done():
+		return nil
+	}
 	errc := make(chan error, 1)
 	go func() {
 		if a.cfg.TLSCert != "" {

@@ -60,6 +60,11 @@ func withRedisURL(url string) appOption {
 // to w.
 func withJSONLog(w io.Writer) appOption { return func(_ testing.TB, c *config) { c.testLog = w } }
 
+// withSessionLifetime makes a sign-in last d.
+func withSessionLifetime(d time.Duration) appOption {
+	return func(_ testing.TB, c *config) { c.sessionLifetime = d }
+}
+
 // withoutDemo starts on an empty database with no accounts.
 func withoutDemo() appOption { return func(_ testing.TB, c *config) { c.Demo = false } }
 

@@ -40,6 +40,7 @@ type config struct {
 	streamHeartbeat time.Duration // a stream's longest silence; 0 is the handlers' default (tests shorten it)
 	streamQueue     int           // each stream's queue; 0 is app.go's default (tests shrink it)
 	testLog         io.Writer     // where the app logs JSON; nil: tests log nowhere
+	sessionLifetime time.Duration // how long a sign-in lasts; 0 is the handlers' default (tests shorten it)
 }
 
 // parseConfig reads flags, each defaulting to its environment variable.

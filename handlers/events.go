@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/labstack/echo/v4"
@@ -50,28 +52,59 @@ func (h *Handler) userEvents(c echo.Context) error {
 func (h *Handler) stream(c echo.Context, u *store.User, hostelIDs []int64) error {
 	last := realtime.LastEventID(c.Request(), "last_event_id")
 	audience := audienceOf(u)
-	err := h.hub.Serve(c.Response(), c.Request(), realtime.StreamOptions{
+	// The stream belongs to the session and the account it was opened
+	// with: their change or end ends it (the page reloads, and the server
+	// says what it may show now).
+	token, _ := c.Get(sessionTokenKey).(string)
+	sess, found, err := h.sessionStore.Session(c.Request().Context(), token)
+	if err != nil {
+		return errSessionStore
+	}
+	if !found {
+		return echo.NewHTTPError(http.StatusUnauthorized, "Sign in first.")
+	}
+	err = h.hub.Serve(c.Response(), c.Request(), realtime.StreamOptions{
 		HostelIDs:   hostelIDs,
 		Audience:    audience,
+		UserID:      u.ID,
+		Session:     sess.Ref,
+		Expires:     sess.Expires,
+		Check:       func(ctx context.Context) bool { return h.stillAllowed(ctx, token, u) },
+		Revoked:     realtime.Frame{Event: "reload", Data: []byte("Your sign-in changed.")},
 		LastEventID: last,
-		Replay: func(ctx context.Context, after int64) ([]realtime.Delivery, bool, error) {
-			return h.replay(ctx, after, hostelIDs, audience)
+		Replay: func(ctx context.Context, after, upTo int64) ([]realtime.Delivery, bool, error) {
+			return h.replay(ctx, after, upTo, hostelIDs, audience)
 		},
 		Reload:    realtime.Frame{Event: "reload", Data: []byte("The list changed too much while you were away.")},
 		Heartbeat: h.heartbeat,
 		Detach:    true, // an open stream then costs its own goroutine and little else
 	})
-	if errors.Is(err, realtime.ErrSlow) || errors.Is(err, realtime.ErrClosed) {
-		return nil // the browser reconnects and replays
+	if errors.Is(err, realtime.ErrSlow) || errors.Is(err, realtime.ErrClosed) || errors.Is(err, realtime.ErrRevoked) {
+		return nil // the browser reconnects and replays, or reloads
 	}
 	return err
+}
+
+// stillAllowed says whether the session of token still belongs to u, and u
+// is still as it was when the stream was authorised: the memory a change
+// forgets is read, so a change heard before the stream subscribed shows here.
+func (h *Handler) stillAllowed(ctx context.Context, token string, u *store.User) bool {
+	sess, found, err := h.sessionStore.Session(ctx, token)
+	if err != nil || !found {
+		return false
+	}
+	if id, _ := sess.Values[sessionUserKey].(int64); id != u.ID {
+		return false
+	}
+	now, err := h.store.User(ctx, u.ID)
+	return err == nil && !now.Disabled && now.Role == u.Role && slices.Equal(now.HostelIDs, u.HostelIDs)
 }
 
 // replay renders the events after afterID for one audience; a gap longer
 // than replayLimit, one that reaches back past the events still kept, or an
 // id from the future (a database restored from a backup), is too old to
 // replay.
-func (h *Handler) replay(ctx context.Context, afterID int64, hostelIDs []int64, audience string) ([]realtime.Delivery, bool, error) {
+func (h *Handler) replay(ctx context.Context, afterID, upTo int64, hostelIDs []int64, audience string) ([]realtime.Delivery, bool, error) {
 	oldest, latest, err := h.store.EventRange(ctx)
 	if err != nil {
 		return nil, false, err
@@ -88,6 +121,9 @@ func (h *Handler) replay(ctx context.Context, afterID int64, hostelIDs []int64, 
 	}
 	ds := make([]realtime.Delivery, 0, len(evs))
 	for _, e := range evs {
+		if e.ID > upTo {
+			break // live
+		}
 		fs, err := h.Frames(ctx, e, audience)
 		if err != nil {
 			return nil, false, err

@@ -69,7 +69,7 @@ func (h *Handler) Frames(ctx context.Context, e store.Event, audience string) ([
 		row.OOB = true
 		return frames(ctx,
 			frame{"toast", views.Toast(toast, fmt.Sprintf("/issues/%d", is.ID))},
-			frame{string(e.Kind), templ.Join(views.IssueRow(row), views.NoteAppend(note))},
+			frame{string(e.Kind), templ.Join(views.IssueRow(row), views.NoteAppend(views.Note{Note: note, By: authorName(member(audience, is.HostelID), note)}))},
 		)
 	case store.EventMeToo:
 		is, err := h.store.Issue(ctx, e.RefID)

@@ -199,7 +199,7 @@ func (h *Handler) renderIssuePage(c echo.Context, status int, is *store.Issue, d
 	p.Stream = stream
 	now := h.now()
 	d.Row.Issue, d.Row.Can, d.Row.CSRF = is, issueCan(u, is, now), p.CSRF
-	d.Notes = notes
+	d.Notes = history(u, notes)
 	d.CanComment = canIssue(u, comment, is, "", now)
 	// The reporter's own way back: reopening, on a form of its own.
 	d.CanReopen = len(d.Row.Can.MoveTo) == 0 && canIssue(u, changeStatus, is, store.StatusOpen, now)

@@ -47,12 +47,12 @@ func (h *Handler) sessionUserID(c echo.Context) (int64, error) {
 	if token == "" {
 		return 0, nil
 	}
-	values, _, err := h.sessionStore.Values(c.Request().Context(), token)
+	s, _, err := h.sessionStore.Session(c.Request().Context(), token)
 	if err != nil {
 		h.logger.Error("session", "err", err, "path", c.Request().URL.Path)
 		return 0, errSessionStore
 	}
-	id, _ := values[sessionUserKey].(int64)
+	id, _ := s.Values[sessionUserKey].(int64)
 	return id, nil
 }
 

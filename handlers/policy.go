@@ -104,6 +104,32 @@ func visibleHostels(u *store.User) []int64 {
 // its history; students see only "a resident".
 func canSeeNames(u *store.User) bool { return u != nil && u.Role != store.Student }
 
+// aResident is how a student sees every other student: by no name.
+const aResident = "A resident"
+
+// authorName is who wrote n as u may know them: students see no other
+// student's name, anywhere, and their own as "You".
+func authorName(u *store.User, n *store.Note) string {
+	switch {
+	case canSeeNames(u):
+		return n.Author
+	case n.AuthorID == u.ID:
+		return "You"
+	case n.AuthorRole == store.Student:
+		return aResident
+	}
+	return n.Author
+}
+
+// history is an issue's history as u sees it.
+func history(u *store.User, notes []store.Note) []views.Note {
+	out := make([]views.Note, len(notes))
+	for i := range notes {
+		out[i] = views.Note{Note: &notes[i], By: authorName(u, &notes[i])}
+	}
+	return out
+}
+
 // seesManyHostels says whether u's lists span hostels, so that each issue
 // names its own.
 func seesManyHostels(u *store.User) bool {

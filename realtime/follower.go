@@ -26,6 +26,9 @@ type FollowerOptions struct {
 	PollInterval time.Duration
 	// BatchSize is the limit passed to Source.Log (default 256).
 	BatchSize int
+	// OnStart, if set, hears the id Run starts after, before any event:
+	// every event up to it is in the log already (Hub.Seen).
+	OnStart func(id int64)
 	// Logger receives source and transport errors (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -106,6 +109,9 @@ func (f *Follower) Run(ctx context.Context) error {
 		latest, err := f.src.LatestEventID(ctx)
 		if err == nil {
 			f.lastID.Store(latest)
+			if f.opts.OnStart != nil {
+				f.opts.OnStart(latest)
+			}
 			break
 		}
 		if ctx.Err() != nil {

@@ -48,7 +48,7 @@ func TestFollowerOrderDespiteShuffledNotifications(t *testing.T) {
 	src.Append(1, "old", 0) // before the follower starts: not delivered
 	hub := NewHub(HubOptions{QueueSize: 1024, Logger: quietLog})
 	defer hub.Close()
-	sub := hub.Subscribe(nil, "warden")
+	sub := subscribe(hub, nil, "warden")
 	tr := realtimetest.NewLocalTransport()
 	var seen []int64
 	var mu sync.Mutex
@@ -109,7 +109,7 @@ func TestFollowerPollsWhenNotificationsAreLost(t *testing.T) {
 	src := &memSource{}
 	hub := NewHub(HubOptions{Logger: quietLog})
 	defer hub.Close()
-	sub := hub.Subscribe([]int64{1}, "student")
+	sub := subscribe(hub, []int64{1}, "student")
 	f := NewFollower(src, deliverTo(hub, renderText), nil, FollowerOptions{PollInterval: 20 * time.Millisecond, BatchSize: 3, Logger: quietLog})
 	runFollower(t, f)
 	eventually(t, time.Second, "follower start", func() bool { return f.LastID() == 0 })
@@ -128,7 +128,7 @@ func TestFollowerWake(t *testing.T) {
 	src := &memSource{}
 	hub := NewHub(HubOptions{Logger: quietLog})
 	defer hub.Close()
-	sub := hub.Subscribe([]int64{1}, "student")
+	sub := subscribe(hub, []int64{1}, "student")
 	f := NewFollower(src, deliverTo(hub, renderText), nil, FollowerOptions{PollInterval: time.Hour, Logger: quietLog})
 	runFollower(t, f)
 	time.Sleep(20 * time.Millisecond)
@@ -146,7 +146,7 @@ func TestFollowerRetriesSourceErrors(t *testing.T) {
 	src.failNext = 2 // LatestEventID fails twice at start
 	hub := NewHub(HubOptions{Logger: quietLog})
 	defer hub.Close()
-	sub := hub.Subscribe([]int64{1}, "student")
+	sub := subscribe(hub, []int64{1}, "student")
 	f := NewFollower(src, deliverTo(hub, renderText), nil, FollowerOptions{PollInterval: 10 * time.Millisecond, Logger: quietLog})
 	runFollower(t, f)
 	eventually(t, 5*time.Second, "start despite errors", func() bool { return f.LastID() == 1 })

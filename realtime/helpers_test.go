@@ -66,9 +66,9 @@ var _ Source = (*memSource)(nil)
 
 // replay builds a StreamOptions.Replay from the source, the way the app does
 // from its event table: the events of hostelIDs (nil for every hostel), never
-// those of no hostel.
-func (s *memSource) replay(hostelIDs []int64, audience string, render Renderer) func(context.Context, int64) ([]Delivery, bool, error) {
-	return func(ctx context.Context, afterID int64) ([]Delivery, bool, error) {
+// those of no hostel, up to upTo.
+func (s *memSource) replay(hostelIDs []int64, audience string, render Renderer) func(context.Context, int64, int64) ([]Delivery, bool, error) {
+	return func(ctx context.Context, afterID, upTo int64) ([]Delivery, bool, error) {
 		s.mu.Lock()
 		tooOld := afterID < s.pruned
 		s.mu.Unlock()
@@ -81,6 +81,9 @@ func (s *memSource) replay(hostelIDs []int64, audience string, render Renderer) 
 		}
 		var ds []Delivery
 		for _, e := range evs {
+			if e.ID > upTo {
+				break
+			}
 			if e.HostelID == 0 || hostelIDs != nil && !slices.Contains(hostelIDs, e.HostelID) {
 				continue
 			}
@@ -164,4 +167,9 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func() bo
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
+}
+
+// subscribe opens a subscription of no account: what most tests need.
+func subscribe(h *Hub, hostelIDs []int64, audience string) *Subscription {
+	return h.Subscribe(Subscriber{HostelIDs: hostelIDs, Audience: audience})
 }

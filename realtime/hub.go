@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"hostelhub/store"
 )
@@ -19,6 +19,9 @@ var (
 	ErrSlow = errors.New("realtime: subscriber too slow")
 	// ErrClosed ends a subscription closed by its owner or by Hub.Close.
 	ErrClosed = errors.New("realtime: subscription closed")
+	// ErrRevoked ends a subscription whose right to exist has ended: its
+	// session signed out, expired or changed, or its account changed.
+	ErrRevoked = errors.New("realtime: subscription revoked")
 )
 
 // Renderer returns the frames one audience receives for e; nil or empty
@@ -49,6 +52,7 @@ type HubStats struct {
 	Events       uint64 // events passed to Deliver that streams show
 	Delivered    uint64 // deliveries queued, one per subscription per event
 	Dropped      uint64 // subscriptions dropped for a full queue (ErrSlow)
+	Revoked      uint64 // subscriptions ended by their session's or account's change or expiry (ErrRevoked)
 	RenderErrors uint64 // Renderer calls that failed; those audiences missed the event
 }
 
@@ -63,11 +67,15 @@ type Hub struct {
 	// fan-out, nor a fan-out for them. That is safe because no element of a
 	// list is ever overwritten: Subscribe only appends (in place or into a
 	// copy) and remove always builds a new list.
-	mu      sync.RWMutex
-	hostels map[int64]audiences // subscriptions to one hostel's events
-	every   audiences           // subscriptions to every hostel's events
-	subs    int
-	closed  bool
+	mu        sync.RWMutex
+	hostels   map[int64]audiences // subscriptions to one hostel's events
+	every     audiences           // subscriptions to every hostel's events
+	all       audiences           // every subscription, once: for events to every hostel
+	byUser    map[int64][]*Subscription
+	bySession map[int64][]*Subscription
+	subs      int
+	closed    bool
+	seen      int64 // the newest event passed to Deliver (or Seen)
 
 	// deliverMu serialises Deliver, so that every queue receives events
 	// in the order Deliver was called even if two goroutines call it.
@@ -78,6 +86,7 @@ type Hub struct {
 	events       atomic.Uint64
 	delivered    atomic.Uint64
 	dropped      atomic.Uint64
+	revoked      atomic.Uint64
 	renderErrors atomic.Uint64
 }
 
@@ -109,22 +118,39 @@ func NewHub(opts HubOptions) *Hub {
 		log:       opts.Logger,
 		hostels:   make(map[int64]audiences),
 		every:     make(audiences),
+		all:       make(audiences),
+		byUser:    make(map[int64][]*Subscription),
+		bySession: make(map[int64][]*Subscription),
 	}
 }
 
-// Subscribe opens a subscription to the events of hostelIDs (nil for every
-// hostel) for one audience. Listing a hostel twice still delivers each event
-// once. On a closed hub the subscription is already done, with ErrClosed.
-// The caller must Close it when finished.
-func (h *Hub) Subscribe(hostelIDs []int64, audience string) *Subscription {
+// Subscriber is who a subscription is for, as the caller authorised it:
+// never the client's to say.
+type Subscriber struct {
+	HostelIDs []int64 // the hostels whose events it receives; nil: every hostel
+	Audience  string  // who it renders for
+	// The account and session it belongs to: a change to either ends it
+	// (events of kind store.EventUser and store.EventSession), as does
+	// the session's expiry. Zero for none.
+	UserID  int64
+	Session int64 // the session's reference (store.Session.Ref)
+	Expires time.Time
+}
+
+// Subscribe opens a subscription for sub. Listing a hostel twice still
+// delivers each event once. On a closed hub the subscription is already
+// done, with ErrClosed. The caller must Close it when finished.
+func (h *Hub) Subscribe(sub Subscriber) *Subscription {
 	s := &Subscription{
 		hub:      h,
-		audience: audience,
-		every:    hostelIDs == nil,
+		audience: sub.Audience,
+		every:    sub.HostelIDs == nil,
+		user:     sub.UserID,
+		session:  sub.Session,
 		ch:       make(chan Delivery, h.queueSize),
 		done:     make(chan struct{}),
 	}
-	for _, id := range hostelIDs {
+	for _, id := range sub.HostelIDs {
 		if !slices.Contains(s.hostels, id) {
 			s.hostels = append(s.hostels, id)
 		}
@@ -137,8 +163,9 @@ func (h *Hub) Subscribe(hostelIDs []int64, audience string) *Subscription {
 		return s
 	}
 	e := subEntry{s.ch, s}
+	h.all[s.audience] = append(h.all[s.audience], e)
 	if s.every {
-		h.every[audience] = append(h.every[audience], e)
+		h.every[s.audience] = append(h.every[s.audience], e)
 	}
 	for _, id := range s.hostels {
 		byAud := h.hostels[id]
@@ -146,7 +173,17 @@ func (h *Hub) Subscribe(hostelIDs []int64, audience string) *Subscription {
 			byAud = make(audiences)
 			h.hostels[id] = byAud
 		}
-		byAud[audience] = append(byAud[audience], e)
+		byAud[s.audience] = append(byAud[s.audience], e)
+	}
+	if s.user != 0 {
+		h.byUser[s.user] = append(h.byUser[s.user], s)
+	}
+	if s.session != 0 {
+		h.bySession[s.session] = append(h.bySession[s.session], s)
+	}
+	s.from = h.seen
+	if !sub.Expires.IsZero() {
+		s.expiry = time.AfterFunc(time.Until(sub.Expires), func() { h.revoke([]*Subscription{s}) })
 	}
 	s.registered = true
 	h.subs++
@@ -155,25 +192,37 @@ func (h *Hub) Subscribe(hostelIDs []int64, audience string) *Subscription {
 }
 
 // Deliver renders e once for each audience subscribed to e's hostel (or to
-// every hostel) and queues the frames to those subscriptions. It never waits
-// for a subscriber: one whose queue is full is dropped with ErrSlow. Render
-// errors are logged and that audience misses e. Calls are serialised, and
-// each subscription receives events in the order Deliver was called. An
-// event of no hostel is for no stream: Deliver ignores it.
+// every hostel) and queues the frames to those subscriptions; an event of
+// no hostel that streams show goes to every subscription, once. It never
+// waits for a subscriber: one whose queue is full is dropped with ErrSlow.
+// Render errors are logged and that audience misses e. Calls are
+// serialised, and each subscription receives events in the order Deliver
+// was called. An event about an account (store.EventSession,
+// store.EventUser) ends that session's or account's subscriptions with
+// ErrRevoked, before any event delivered after it.
 func (h *Hub) Deliver(ctx context.Context, e store.Event, render Renderer) {
-	if e.HostelID == 0 {
-		return
-	}
 	h.deliverMu.Lock()
 	defer h.deliverMu.Unlock()
+	if !e.Kind.Streamed() {
+		h.mu.Lock()
+		h.seen = max(h.seen, e.ID)
+		h.mu.Unlock()
+		h.revokeFor(e)
+		return
+	}
 	h.events.Add(1)
 
 	// Snapshot the audiences present; render outside the lock, and only for
 	// them. A subscription added after this snapshot misses e live, but it
-	// subscribed after e was committed, so its replay includes e.
+	// subscribed after e was seen, so its replay includes e (see Seen).
 	h.rendered = h.rendered[:0]
-	h.mu.RLock()
-	for i, byAud := range [2]audiences{h.hostels[e.HostelID], h.every} {
+	h.mu.Lock()
+	h.seen = max(h.seen, e.ID)
+	targets := [2]audiences{h.hostels[e.HostelID], h.every}
+	if e.HostelID == 0 {
+		targets = [2]audiences{h.all}
+	}
+	for i, byAud := range targets {
 		for aud, list := range byAud {
 			j := h.audienceIndex(aud)
 			if j < 0 {
@@ -183,7 +232,7 @@ func (h *Hub) Deliver(ctx context.Context, e store.Event, render Renderer) {
 			h.rendered[j].lists[i] = list
 		}
 	}
-	h.mu.RUnlock()
+	h.mu.Unlock()
 
 	var n uint64
 	h.slow = h.slow[:0]
@@ -225,6 +274,39 @@ func (h *Hub) Deliver(ctx context.Context, e store.Event, render Renderer) {
 	}
 }
 
+// Seen tells the hub that every event up to id has been passed to it, or
+// never will be: the follower's starting point. A subscription's replay
+// covers the events the hub had seen when it subscribed (Subscription.From).
+func (h *Hub) Seen(id int64) {
+	h.mu.Lock()
+	h.seen = max(h.seen, id)
+	h.mu.Unlock()
+}
+
+// revokeFor ends the subscriptions of the session or account e is about.
+func (h *Hub) revokeFor(e store.Event) {
+	h.mu.RLock()
+	var subs []*Subscription
+	switch e.Kind {
+	case store.EventSession:
+		subs = slices.Clone(h.bySession[e.RefID])
+	case store.EventUser:
+		subs = slices.Clone(h.byUser[e.RefID])
+	}
+	h.mu.RUnlock()
+	h.revoke(subs)
+}
+
+// revoke ends subs with ErrRevoked.
+func (h *Hub) revoke(subs []*Subscription) {
+	for _, s := range subs {
+		if h.remove(s) {
+			h.revoked.Add(1)
+		}
+		s.finish(ErrRevoked)
+	}
+}
+
 func (h *Hub) audienceIndex(aud string) int {
 	for i := range h.rendered {
 		if h.rendered[i].audience == aud {
@@ -243,6 +325,7 @@ func (h *Hub) remove(s *Subscription) bool {
 	}
 	s.registered = false
 	h.subs--
+	without(h.all, s)
 	if s.every {
 		without(h.every, s)
 	}
@@ -250,6 +333,19 @@ func (h *Hub) remove(s *Subscription) bool {
 		if byAud := h.hostels[id]; without(byAud, s) {
 			delete(h.hostels, id)
 		}
+	}
+	if s.user != 0 {
+		if h.byUser[s.user] = slices.DeleteFunc(slices.Clone(h.byUser[s.user]), s.is); len(h.byUser[s.user]) == 0 {
+			delete(h.byUser, s.user)
+		}
+	}
+	if s.session != 0 {
+		if h.bySession[s.session] = slices.DeleteFunc(slices.Clone(h.bySession[s.session]), s.is); len(h.bySession[s.session]) == 0 {
+			delete(h.bySession, s.session)
+		}
+	}
+	if s.expiry != nil {
+		s.expiry.Stop()
 	}
 	return true
 }
@@ -279,18 +375,20 @@ func (h *Hub) Close() {
 	h.mu.Lock()
 	h.closed = true
 	var all []*Subscription
-	for _, byAud := range append(slices.Collect(maps.Values(h.hostels)), h.every) {
-		for _, list := range byAud {
-			for _, e := range list {
-				if e.s.registered {
-					e.s.registered = false
-					all = append(all, e.s)
-				}
+	for _, list := range h.all {
+		for _, e := range list {
+			e.s.registered = false
+			if e.s.expiry != nil {
+				e.s.expiry.Stop()
 			}
+			all = append(all, e.s)
 		}
 	}
 	h.hostels = make(map[int64]audiences)
 	h.every = make(audiences)
+	h.all = make(audiences)
+	h.byUser = make(map[int64][]*Subscription)
+	h.bySession = make(map[int64][]*Subscription)
 	h.subs = 0
 	h.mu.Unlock()
 	for _, s := range all {
@@ -308,6 +406,7 @@ func (h *Hub) Stats() HubStats {
 		Events:       h.events.Load(),
 		Delivered:    h.delivered.Load(),
 		Dropped:      h.dropped.Load(),
+		Revoked:      h.revoked.Load(),
 		RenderErrors: h.renderErrors.Load(),
 	}
 }

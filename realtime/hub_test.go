@@ -19,7 +19,7 @@ func TestHubFanOut(t *testing.T) {
 	const subs, msgs = 1000, 20
 	all := make([]*Subscription, subs)
 	for i := range all {
-		all[i] = hub.Subscribe([]int64{1}, "student")
+		all[i] = subscribe(hub, []int64{1}, "student")
 	}
 	for id := int64(1); id <= msgs; id++ {
 		hub.Deliver(context.Background(), store.Event{ID: id, HostelID: 1, Kind: store.EventNewIssue}, renderText)
@@ -49,7 +49,7 @@ func TestHubRendersOncePerAudience(t *testing.T) {
 	var subs []sub
 	add := func(n int, hostelIDs []int64, audience string) {
 		for range n {
-			subs = append(subs, sub{hub.Subscribe(hostelIDs, audience), audience})
+			subs = append(subs, sub{subscribe(hub, hostelIDs, audience), audience})
 		}
 	}
 	add(300, []int64{1}, "student")
@@ -77,7 +77,7 @@ func TestHubRendersOncePerAudience(t *testing.T) {
 	// An audience the renderer has nothing for gets nothing, and no queue slot.
 	hub2 := NewHub(HubOptions{Logger: quietLog})
 	defer hub2.Close()
-	st, wa := hub2.Subscribe([]int64{1}, "student"), hub2.Subscribe([]int64{1}, "warden")
+	st, wa := subscribe(hub2, []int64{1}, "student"), subscribe(hub2, []int64{1}, "warden")
 	hub2.Deliver(context.Background(), store.Event{ID: 1, HostelID: 1}, func(ctx context.Context, e store.Event, aud string) ([]Frame, error) {
 		if aud == "student" {
 			return nil, nil
@@ -91,11 +91,11 @@ func TestHubRendersOncePerAudience(t *testing.T) {
 func TestHubHostelIsolation(t *testing.T) {
 	hub := NewHub(HubOptions{Logger: quietLog})
 	defer hub.Close()
-	h1 := hub.Subscribe([]int64{1}, "warden")
-	h2 := hub.Subscribe([]int64{2}, "warden")
-	all := hub.Subscribe(nil, "management") // every hostel
-	both := hub.Subscribe([]int64{1, 2, 1}, "warden")
-	dup := hub.Subscribe([]int64{1, 2, 3, 1, 3, 3}, "warden") // each hostel listed again: no double delivery
+	h1 := subscribe(hub, []int64{1}, "warden")
+	h2 := subscribe(hub, []int64{2}, "warden")
+	all := subscribe(hub, nil, "management") // every hostel
+	both := subscribe(hub, []int64{1, 2, 1}, "warden")
+	dup := subscribe(hub, []int64{1, 2, 3, 1, 3, 3}, "warden") // each hostel listed again: no double delivery
 
 	ctx := context.Background()
 	hub.Deliver(ctx, store.Event{ID: 1, HostelID: 1}, renderText)
@@ -133,13 +133,13 @@ func TestHubDropsStuckSubscriber(t *testing.T) {
 	const queue, msgs, readers = 8, 200, 20
 	hub := NewHub(HubOptions{QueueSize: queue, Logger: quietLog})
 	defer hub.Close()
-	stuck := hub.Subscribe([]int64{1}, "student")
+	stuck := subscribe(hub, []int64{1}, "student")
 
 	var wg sync.WaitGroup
 	errs := make(chan error, readers)
 	progress := make([]atomic.Int64, readers)
 	for i := range readers {
-		s := hub.Subscribe([]int64{1}, "student")
+		s := subscribe(hub, []int64{1}, "student")
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -211,8 +211,8 @@ func TestHubDropsStuckSubscriber(t *testing.T) {
 func TestHubRenderErrorSkipsOnlyThatAudience(t *testing.T) {
 	hub := NewHub(HubOptions{Logger: quietLog})
 	defer hub.Close()
-	st := hub.Subscribe([]int64{1}, "student")
-	wa := hub.Subscribe([]int64{1}, "warden")
+	st := subscribe(hub, []int64{1}, "student")
+	wa := subscribe(hub, []int64{1}, "warden")
 	hub.Deliver(context.Background(), store.Event{ID: 1, HostelID: 1}, func(ctx context.Context, e store.Event, aud string) ([]Frame, error) {
 		if aud == "warden" {
 			return nil, errors.New("template broke")
@@ -228,8 +228,8 @@ func TestHubRenderErrorSkipsOnlyThatAudience(t *testing.T) {
 
 func TestSubscriptionCloseAndHubClose(t *testing.T) {
 	hub := NewHub(HubOptions{Logger: quietLog})
-	a := hub.Subscribe([]int64{1, 2}, "student")
-	b := hub.Subscribe([]int64{1}, "student")
+	a := subscribe(hub, []int64{1, 2}, "student")
+	b := subscribe(hub, []int64{1}, "student")
 	if got := hub.Stats().Subscribers; got != 2 {
 		t.Fatalf("subscribers: got %d, want 2", got)
 	}
@@ -257,7 +257,7 @@ func TestSubscriptionCloseAndHubClose(t *testing.T) {
 	if !errors.Is(b.Err(), ErrClosed) {
 		t.Errorf("after hub close: got %v, want ErrClosed", b.Err())
 	}
-	late := hub.Subscribe([]int64{1}, "student")
+	late := subscribe(hub, []int64{1}, "student")
 	select {
 	case <-late.Done():
 	default:
@@ -283,7 +283,7 @@ func TestHubConcurrentChurn(t *testing.T) {
 			defer wg.Done()
 			hostel := int64(w%3 + 1)
 			for ctx.Err() == nil {
-				s := hub.Subscribe([]int64{hostel}, []string{"student", "warden"}[w%2])
+				s := subscribe(hub, []int64{hostel}, []string{"student", "warden"}[w%2])
 				last := int64(0)
 				for range 5 {
 					select {
@@ -326,7 +326,7 @@ func BenchmarkDeliver(b *testing.B) {
 		hub := NewHub(HubOptions{QueueSize: 256, Logger: quietLog})
 		var wg sync.WaitGroup
 		for i := range subs {
-			s := hub.Subscribe([]int64{int64(i%hostels + 1)}, audiences[i%3])
+			s := subscribe(hub, []int64{int64(i%hostels + 1)}, audiences[i%3])
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -357,7 +357,7 @@ func BenchmarkDeliver(b *testing.B) {
 		defer hub.Close()
 		all := make([]*Subscription, subs)
 		for i := range all {
-			all[i] = hub.Subscribe([]int64{int64(i%hostels + 1)}, audiences[i%3])
+			all[i] = subscribe(hub, []int64{int64(i%hostels + 1)}, audiences[i%3])
 		}
 		b.ResetTimer()
 		for i := range b.N {

@@ -15,8 +15,8 @@ func TestCollector(t *testing.T) {
 	f := NewFollower(src, deliverTo(hub, renderText), nil, FollowerOptions{PollInterval: 5 * time.Millisecond, Logger: quietLog})
 	runFollower(t, f)
 	eventually(t, 5*time.Second, "follower start", func() bool { return f.LastID() == 1 })
-	hub.Subscribe([]int64{1}, "student") // never reads: dropped at the second event
-	hub.Subscribe([]int64{2}, "student")
+	subscribe(hub, []int64{1}, "student") // never reads: dropped at the second event
+	subscribe(hub, []int64{2}, "student")
 	src.Append(1, "new_issue", 0)
 	src.Append(1, "new_issue", 0)
 	eventually(t, 5*time.Second, "delivery", func() bool { return f.LastID() == 3 })

@@ -109,7 +109,7 @@ func TestRedisTransportBetweenFollowers(t *testing.T) {
 	for range 2 {
 		hub := NewHub(HubOptions{Logger: quietLog})
 		t.Cleanup(hub.Close)
-		subs = append(subs, hub.Subscribe([]int64{1}, "student"))
+		subs = append(subs, subscribe(hub, []int64{1}, "student"))
 		tr := NewRedisTransport(testRedis(t), channel, quietLog)
 		trs = append(trs, tr)
 		f := NewFollower(src, deliverTo(hub, renderText), tr, FollowerOptions{PollInterval: time.Hour, Logger: quietLog})

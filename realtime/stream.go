@@ -19,15 +19,30 @@ type StreamOptions struct {
 	// authorised for; the caller decides them, never the client.
 	HostelIDs []int64
 	Audience  string
+	// UserID, Session and Expires are what the stream belongs to (see
+	// Subscriber): their change or end ends the stream, with Revoked.
+	UserID  int64
+	Session int64
+	Expires time.Time
+	// Check, if set, says whether the client may still have the stream,
+	// asked once the stream is subscribed: a change committed while the
+	// request was being authorised (and heard before the subscription)
+	// then ends it as one heard later would.
+	Check func(ctx context.Context) bool
+	// Revoked is sent, last, to a stream ended because its session or
+	// account changed or its session expired: e.g. an event that makes
+	// the page reload, and so ask the server what it may show now.
+	Revoked Frame
 	// LastEventID is the newest event the client already has (see
 	// LastEventID); NoLastEventID means it has none, so nothing is
 	// replayed. 0 is an id like any other: a page rendered before the first
 	// event is replayed everything from the first one.
 	LastEventID int64
-	// Replay returns the deliveries after afterID, rendered for this
-	// audience and in id order; tooOld means they are no longer all
-	// available (or too many), and the client gets Reload instead.
-	Replay func(ctx context.Context, afterID int64) (ds []Delivery, tooOld bool, err error)
+	// Replay returns the deliveries after afterID and up to upTo, rendered
+	// for this audience and in id order; the events after upTo arrive
+	// live. tooOld means they are no longer all available (or too many),
+	// and the client gets Reload instead.
+	Replay func(ctx context.Context, afterID, upTo int64) (ds []Delivery, tooOld bool, err error)
 	// Reload is sent once instead of a replay that is too old, e.g. an event
 	// that makes the page reload itself. Without one (no Event, no Data) the
 	// stream logs the gap and goes live.
@@ -50,8 +65,9 @@ type StreamOptions struct {
 // that stops reading is cut off, as its full queue would have it anyway.
 const detachedWriteTimeout = 10 * time.Second
 
-// Serve streams the events of opts.HostelIDs to one client until the client goes away (nil),
-// the subscription is dropped for slowness (ErrSlow), the hub closes
+// Serve streams the events of opts.HostelIDs to one client until the
+// client goes away (nil), the subscription is dropped for slowness
+// (ErrSlow), revoked (ErrRevoked, after the Revoked frame), the hub closes
 // (ErrClosed), or a write or replay fails. It subscribes before replaying,
 // and skips live deliveries that the replay already wrote, so the client sees
 // every event once, in order. Every frame carries its delivery's id. A
@@ -89,7 +105,11 @@ func (h *Hub) serve(w http.ResponseWriter, r *http.Request, opts StreamOptions) 
 
 	// Subscribe before reading the replay: an event committed in between is
 	// then both replayed and queued, and the queued copy is skipped below.
-	sub := h.Subscribe(opts.HostelIDs, opts.Audience)
+	sub := h.Subscribe(Subscriber{HostelIDs: opts.HostelIDs, Audience: opts.Audience,
+		UserID: opts.UserID, Session: opts.Session, Expires: opts.Expires})
+	if opts.Check != nil && !opts.Check(ctx) {
+		h.revoke([]*Subscription{sub})
+	}
 	var sw *streamWriter
 	var conn net.Conn
 	if opts.Detach && r.ProtoMajor == 1 {
@@ -99,7 +119,7 @@ func (h *Hub) serve(w http.ResponseWriter, r *http.Request, opts StreamOptions) 
 		sw = &streamWriter{w: w, flush: rc.Flush}
 		w.WriteHeader(http.StatusOK)
 	}
-	written, err := h.start(ctx, sw, opts)
+	written, err := h.start(ctx, sw, sub, opts)
 	if err != nil {
 		sub.Close()
 		if conn != nil {
@@ -109,7 +129,7 @@ func (h *Hub) serve(w http.ResponseWriter, r *http.Request, opts StreamOptions) 
 	}
 	if conn == nil {
 		defer sub.Close()
-		return h.pump(ctx.Done(), sub, sw, written, opts.Heartbeat)
+		return h.pump(ctx.Done(), sub, sw, written, opts)
 	}
 
 	gone := make(chan struct{})
@@ -126,7 +146,7 @@ func (h *Hub) serve(w http.ResponseWriter, r *http.Request, opts StreamOptions) 
 	go func() {
 		defer conn.Close()
 		defer sub.Close()
-		if err := h.pump(gone, sub, sw, written, opts.Heartbeat); err != nil && !errors.Is(err, ErrSlow) && !errors.Is(err, ErrClosed) {
+		if err := h.pump(gone, sub, sw, written, opts); err != nil && !errors.Is(err, ErrSlow) && !errors.Is(err, ErrClosed) && !errors.Is(err, ErrRevoked) {
 			select {
 			case <-gone:
 			default:
@@ -169,16 +189,20 @@ func (d deadlineWriter) Write(b []byte) (int, error) {
 }
 
 // start writes the retry line and the replay, and returns the highest
-// event id the client now has.
-func (h *Hub) start(ctx context.Context, sw *streamWriter, opts StreamOptions) (int64, error) {
+// event id the client now has. A stream revoked already gets nothing but
+// the Revoked frame.
+func (h *Hub) start(ctx context.Context, sw *streamWriter, sub *Subscription, opts StreamOptions) (int64, error) {
 	if err := sw.write(appendRetry(sw.buf[:0], opts.Retry)); err != nil {
 		return 0, err
+	}
+	if errors.Is(sub.Err(), ErrRevoked) {
+		return 0, sw.revoked(opts)
 	}
 	written := max(opts.LastEventID, 0) // highest event id the client has been sent
 	if opts.LastEventID < 0 || opts.Replay == nil {
 		return written, nil
 	}
-	ds, tooOld, err := opts.Replay(ctx, opts.LastEventID)
+	ds, tooOld, err := opts.Replay(ctx, opts.LastEventID, sub.From())
 	if err != nil {
 		return 0, fmt.Errorf("realtime: serve: replay after %d: %w", opts.LastEventID, err)
 	}
@@ -204,7 +228,8 @@ func (h *Hub) start(ctx context.Context, sw *streamWriter, opts StreamOptions) (
 
 // pump is the stream's one loop: deliveries, heartbeats, and the end, by
 // done (the client left), the subscription ending, or a failed write.
-func (h *Hub) pump(done <-chan struct{}, sub *Subscription, sw *streamWriter, written int64, every time.Duration) error {
+func (h *Hub) pump(done <-chan struct{}, sub *Subscription, sw *streamWriter, written int64, opts StreamOptions) error {
+	every := opts.Heartbeat
 	heartbeat := time.NewTicker(every)
 	defer heartbeat.Stop()
 	for {
@@ -213,6 +238,11 @@ func (h *Hub) pump(done <-chan struct{}, sub *Subscription, sw *streamWriter, wr
 			return nil
 		case <-sub.Done():
 			err := sub.Err()
+			if errors.Is(err, ErrRevoked) {
+				if werr := sw.revoked(opts); werr != nil {
+					return werr
+				}
+			}
 			if errors.Is(err, ErrClosed) {
 				// Shutdown: what is already rendered and queued is still
 				// worth sending before the client moves elsewhere.
@@ -236,6 +266,16 @@ func (h *Hub) pump(done <-chan struct{}, sub *Subscription, sw *streamWriter, wr
 			heartbeat.Reset(every)
 		}
 	}
+}
+
+// revoked writes the last frame of a revoked stream, and says it was revoked.
+func (sw *streamWriter) revoked(opts StreamOptions) error {
+	if opts.Revoked.Event != "" || len(opts.Revoked.Data) > 0 {
+		if err := sw.write(appendFrame(sw.buf[:0], opts.Revoked)); err != nil {
+			return err
+		}
+	}
+	return ErrRevoked
 }
 
 // drain writes the deliveries still queued in sub.

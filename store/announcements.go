@@ -6,8 +6,8 @@ import (
 )
 
 // CreateAnnouncement posts a notice to one hostel, or to every hostel when
-// hostelID is nil. Each hostel it reaches gets its own event, so every
-// hostel's stream can replay it.
+// hostelID is nil: one event either way, of that hostel or of none (which
+// every stream shows, once).
 func (s *Store) CreateAnnouncement(ctx context.Context, authorID int64, hostelID *int64, title, body string) (int64, error) {
 	var id int64
 	err := s.write(ctx, func(t *tx) error {
@@ -17,18 +17,11 @@ func (s *Store) CreateAnnouncement(ctx context.Context, authorID int64, hostelID
 		if err != nil {
 			return err
 		}
-		var targets []int64
+		var target int64 // every hostel
 		if hostelID != nil {
-			targets = []int64{*hostelID}
-		} else if err := t.Select(&targets, `SELECT id FROM hostels ORDER BY id`); err != nil {
-			return err
+			target = *hostelID
 		}
-		for _, h := range targets {
-			if err := t.event(h, EventAnnouncement, id); err != nil {
-				return err
-			}
-		}
-		return nil
+		return t.event(target, EventAnnouncement, id)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("store: create announcement: %w", err)

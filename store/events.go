@@ -9,13 +9,16 @@ import (
 // eventColumns reads an event of no hostel as hostel 0.
 const eventColumns = `id, COALESCE(hostel_id, 0) AS hostel_id, kind, ref_id, created_at`
 
-// EventsAfter returns up to limit events of hostels with ids above afterID,
-// in id order: what streams show. hostelIDs nil means every hostel.
+// EventsAfter returns up to limit events that streams show of hostelIDs
+// (nil: every hostel), with ids above afterID, in id order: the events of
+// those hostels and those to every hostel.
 func (s *Store) EventsAfter(ctx context.Context, afterID int64, hostelIDs []int64, limit int) ([]Event, error) {
 	var evs []Event
-	query, args := `SELECT `+eventColumns+` FROM events WHERE id > ? AND hostel_id IS NOT NULL ORDER BY id LIMIT ?`, []any{afterID, limit}
+	query, args := `SELECT `+eventColumns+` FROM events WHERE id > ? AND (hostel_id IS NOT NULL OR kind IN (?)) ORDER BY id LIMIT ?`,
+		[]any{afterID, streamedToEveryHostel, limit}
 	if hostelIDs != nil {
-		query, args = `SELECT `+eventColumns+` FROM events WHERE id > ? AND hostel_id IN (?) ORDER BY id LIMIT ?`, []any{afterID, hostelIDs, limit}
+		query, args = `SELECT `+eventColumns+` FROM events WHERE id > ? AND (hostel_id IN (?) OR (hostel_id IS NULL AND kind IN (?))) ORDER BY id LIMIT ?`,
+			[]any{afterID, hostelIDs, streamedToEveryHostel, limit}
 	}
 	q, a, err := s.in(query, args...)
 	if err != nil {

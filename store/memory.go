@@ -34,6 +34,7 @@ type memory struct {
 // it), forgotten by its sessionRef (an event brings that).
 type keptSession struct {
 	token  string
+	ref    int64
 	data   []byte
 	values map[string]any // data decoded (SessionCodec), read-only; nil if it does not decode
 	expiry int64          // Unix nanoseconds
@@ -75,13 +76,16 @@ func (a *memory) session(token string, now time.Time) (keptSession, bool) {
 }
 
 // keepSession keeps a session's data and its values, decoded once (nil
-// when the data does not decode).
-func (a *memory) keepSession(gen uint64, token, key string, data []byte, expiry int64) {
+// when the data does not decode), unless what it was read under has been
+// forgotten since; it returns the session as read either way.
+func (a *memory) keepSession(gen uint64, token, key string, data []byte, expiry int64) keptSession {
 	_, values, _ := SessionCodec{}.Decode(data)
+	ref := sessionRef(key)
+	e := keptSession{token: token, ref: ref, data: data, values: values, expiry: expiry}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.gen != gen {
-		return
+		return e
 	}
 	if len(a.sessions) >= a.limit {
 		n := a.limit / 8
@@ -92,10 +96,10 @@ func (a *memory) keepSession(gen uint64, token, key string, data []byte, expiry 
 			}
 		}
 	}
-	ref := sessionRef(key)
 	a.dropSession(ref) // another token of the same ref, however unlikely
-	a.sessions[ref] = keptSession{token: token, data: data, values: values, expiry: expiry}
+	a.sessions[ref] = e
 	a.tokens[token] = ref
+	return e
 }
 
 func (a *memory) dropSession(ref int64) {

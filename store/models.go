@@ -189,14 +189,24 @@ const (
 	EventStatusUpdated EventKind = "issue_status_updated"
 	EventComment       EventKind = "issue_comment"
 	EventMeToo         EventKind = "issue_metoo"
-	EventAnnouncement  EventKind = "announcement"
+	EventAnnouncement  EventKind = "announcement"   // of one hostel, or of none: to every hostel
 	EventHostel        EventKind = "hostel_updated" // added or renamed
 
-	// Events of no hostel, which no stream shows: every instance forgets
-	// what it keeps in memory of the session or account (Store.Forget).
+	// Events about an account, of no hostel, which no stream shows: every
+	// instance forgets what it keeps in memory of the session or account
+	// (Store.Forget), and ends the streams that belonged to it.
 	EventSession EventKind = "session_changed" // signed in, out, or its data changed; ref: sessionRef
-	EventUser    EventKind = "user_changed"    // hostels, disabled or password; ref: the user's id
+	EventUser    EventKind = "user_changed"    // role, hostels, disabled or password; ref: the user's id
 )
+
+// Streamed reports whether streams show events of kind k. An event of no
+// hostel that streams show is for every hostel: one event, however many
+// hostels it reaches.
+func (k EventKind) Streamed() bool { return k != EventSession && k != EventUser }
+
+// streamedToEveryHostel are the kinds an event of no hostel may have that
+// streams show (see Streamed).
+var streamedToEveryHostel = []EventKind{EventAnnouncement}
 
 // ChangesDashboard reports whether an event of kind k can change a figure
 // on the management dashboard.

@@ -40,9 +40,36 @@ func (ss *SessionStore) key(token string) string {
 // memory until an event says they changed (see memory): every signed-in
 // request asks for one.
 func (ss *SessionStore) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
+	e, found, err := ss.find(ctx, token)
+	return e.data, found, err
+}
+
+// Session is a session as a request that only reads it sees it.
+type Session struct {
+	Values  map[string]any // decoded once, and shared: never change it
+	Expires time.Time
+	Ref     int64 // what the events of this session carry (EventSession)
+}
+
+// Session returns an unexpired session, decoded once and kept in memory
+// with it: what a request that only reads its session needs, without a
+// decoding of its own.
+func (ss *SessionStore) Session(ctx context.Context, token string) (Session, bool, error) {
+	e, found, err := ss.find(ctx, token)
+	if err != nil || !found {
+		return Session{}, false, err
+	}
+	if e.values == nil {
+		return Session{}, false, fmt.Errorf("store: session: %w", errSessionData)
+	}
+	return Session{Values: e.values, Expires: time.Unix(0, e.expiry), Ref: e.ref}, true, nil
+}
+
+// find returns a session from memory, or else from the database, keeping it.
+func (ss *SessionStore) find(ctx context.Context, token string) (keptSession, bool, error) {
 	now := time.Now()
 	if e, ok := ss.s.memory.session(token, now); ok {
-		return e.data, true, nil
+		return e, true, nil
 	}
 	key := ss.key(token)
 	gen := ss.s.memory.generation()
@@ -52,34 +79,15 @@ func (ss *SessionStore) FindCtx(ctx context.Context, token string) ([]byte, bool
 	}
 	err := ss.s.get(ctx, &row, `SELECT data, expiry FROM sessions WHERE token = ? AND expiry > ?`, key, now.UnixNano())
 	if err == ErrNotFound {
-		return nil, false, nil
+		return keptSession{}, false, nil
 	}
 	if err != nil {
-		return nil, false, fmt.Errorf("store: find session: %w", err)
+		return keptSession{}, false, fmt.Errorf("store: find session: %w", err)
 	}
 	if ss.s.afterSessionRead != nil {
 		ss.s.afterSessionRead()
 	}
-	ss.s.memory.keepSession(gen, token, key, row.Data, row.Expiry)
-	return row.Data, true, nil
-}
-
-// Values returns the values of an unexpired session, decoded once and
-// kept in memory with it: what a request that only reads its session
-// needs, without a decoding of its own. The map is shared: never change it.
-func (ss *SessionStore) Values(ctx context.Context, token string) (map[string]any, bool, error) {
-	if e, ok := ss.s.memory.session(token, time.Now()); ok && e.values != nil {
-		return e.values, true, nil
-	}
-	data, found, err := ss.FindCtx(ctx, token)
-	if err != nil || !found {
-		return nil, false, err
-	}
-	_, values, err := SessionCodec{}.Decode(data)
-	if err != nil {
-		return nil, false, fmt.Errorf("store: session: %w", err)
-	}
-	return values, true, nil
+	return ss.s.memory.keepSession(gen, token, key, row.Data, row.Expiry), true, nil
 }
 
 // CommitCtx saves a session's data until expiry. Every instance forgets
