@@ -24,8 +24,8 @@ func issueFilter(c echo.Context, u *store.User) (views.IssueFilter, store.IssueF
 	q := c.QueryParams()
 	vf := views.IssueFilter{Status: q.Get("status"), Category: q.Get("category"), Q: strings.TrimSpace(q.Get("q")), Page: 1}
 	var v validator
-	v.check(vf.Status == "" || store.Status(vf.Status).Valid(), "status", "Unknown status "+strconv.Quote(vf.Status)+".")
-	v.check(vf.Category == "" || store.ValidCategory(vf.Category), "category", "Unknown category "+strconv.Quote(vf.Category)+".")
+	v.check(vf.Status == "" || store.Status(vf.Status).Valid(), "status", "Unknown status "+strconv.Quote(clip(vf.Status, 40))+".")
+	v.check(vf.Category == "" || store.ValidCategory(vf.Category), "category", "Unknown category "+strconv.Quote(clip(vf.Category, 40))+".")
 	v.text("q", vf.Q, "The search", 0, 100)
 	if s := q.Get("page"); s != "" {
 		n, err := strconv.Atoi(s)

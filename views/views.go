@@ -10,7 +10,10 @@ import (
 	"io"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/a-h/templ"
 
@@ -50,6 +53,42 @@ type IssueCan struct {
 
 // Errors maps a form field's name to what is wrong with it.
 type Errors map[string]string
+
+// fit is what a form shows again of a value typed into a field of at
+// most max characters (its maxlength): the value's text, cut at max
+// characters. What is not text (bytes that are not UTF-8, control
+// characters but tab and line breaks, NUL among them) is left out. A
+// refused megabyte is answered with a field's worth, not a megabyte.
+func fit(s string, max int) string {
+	n, clean := 0, true
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if n == max || notText(r, size) {
+			clean = false
+			break
+		}
+		n++
+		i += size
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	n = 0
+	for i := 0; i < len(s) && n < max; {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if !notText(r, size) {
+			b.WriteString(s[i : i+size])
+			n++
+		}
+		i += size
+	}
+	return b.String()
+}
+
+func notText(r rune, size int) bool {
+	return r == utf8.RuneError && size == 1 || unicode.IsControl(r) && r != '\t' && r != '\n' && r != '\r'
+}
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
