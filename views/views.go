@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -88,6 +89,72 @@ func fit(s string, max int) string {
 
 func notText(r rune, size int) bool {
 	return r == utf8.RuneError && size == 1 || unicode.IsControl(r) && r != '\t' && r != '\n' && r != '\r'
+}
+
+// message is one line of an error summary: its text, and the id of the
+// field it is about when the form shows that field.
+type message struct{ Field, Text string }
+
+// summary orders errs as the form shows its fields, then the rest by name.
+func summary(errs Errors, fields []string) []message {
+	out := make([]message, 0, len(errs))
+	for _, f := range fields {
+		if msg, ok := errs[f]; ok {
+			out = append(out, message{Field: f, Text: msg})
+		}
+	}
+	rest := make([]string, 0, len(errs))
+	for f := range errs {
+		if !slices.Contains(fields, f) {
+			rest = append(rest, f)
+		}
+	}
+	slices.Sort(rest)
+	for _, f := range rest {
+		out = append(out, message{Text: errs[f]})
+	}
+	return out
+}
+
+// fieldAttrs ties a form field to its message when it has one: the
+// field is marked invalid and described by its message (after hints, the
+// ids of its other descriptions).
+func fieldAttrs(errs Errors, field string, hints ...string) templ.Attributes {
+	_, bad := errs[field]
+	a := templ.Attributes{"aria-invalid": boolAttr(bad)}
+	if bad {
+		hints = append(hints[:len(hints):len(hints)], field+"-error")
+	}
+	if len(hints) > 0 {
+		a["aria-describedby"] = strings.Join(hints, " ")
+	}
+	return a
+}
+
+// groupAttrs ties a group of fields (a fieldset) to its message.
+func groupAttrs(errs Errors, field string) templ.Attributes {
+	if _, bad := errs[field]; bad {
+		return templ.Attributes{"aria-describedby": field + "-error"}
+	}
+	return templ.Attributes{}
+}
+
+// reopenErrors is why a reporter's reopening was refused, told beside its
+// note: the row that would show it has no status form for them.
+func reopenErrors(d IssueDetail) Errors {
+	if d.Row.Err == "" {
+		return nil
+	}
+	return Errors{"reopen-note": d.Row.Err}
+}
+
+// reportFields are the report form's fields, as it shows them.
+func reportFields(p Page) []string {
+	fields := []string{"title", "category", "priority", "location", "description"}
+	if len(p.Hostels) > 1 {
+		fields = append([]string{"hostel_id"}, fields...)
+	}
+	return fields
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
