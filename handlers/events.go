@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 
 	"github.com/labstack/echo/v4"
 
@@ -19,8 +18,8 @@ const replayLimit = 500
 // hostelEvents is one hostel's live stream, for those who may see the hostel.
 func (h *Handler) hostelEvents(c echo.Context) error {
 	u := currentUser(c)
-	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
-	if err != nil || id <= 0 {
+	id, ok := parseID(c.Param("id"))
+	if !ok {
 		return errNotFound
 	}
 	if !can(u, viewHostel, id) {

@@ -172,13 +172,13 @@ type announcementInput struct {
 }
 
 func (in *announcementInput) validate() views.Errors {
-	in.Title, in.Body, in.HostelID = strings.TrimSpace(in.Title), strings.TrimSpace(in.Body), strings.TrimSpace(in.HostelID)
+	in.Title, in.Body = strings.TrimSpace(in.Title), strings.TrimSpace(in.Body)
 	var v validator
 	v.text("title", in.Title, "The title", 3, 120)
 	v.text("body", in.Body, "The message", 1, 4000)
 	if in.HostelID != "" {
-		_, err := strconv.ParseInt(in.HostelID, 10, 64)
-		v.check(err == nil, "hostel_id", "Choose a hostel from the list.")
+		_, ok := parseID(in.HostelID)
+		v.check(ok, "hostel_id", "Choose a hostel from the list.")
 	}
 	return v.errs
 }
@@ -227,12 +227,28 @@ func (v *validator) hostels(role string, ids []int64, hostels []store.Hostel) {
 	}
 }
 
-// ids parses repeated numeric form values; a value that is not a number is an error.
+// parseID reads an id a client sent, in a path, a query or a form: digits
+// only, and not zero. strconv would read "+340" as 340; here it is no id,
+// as "abc", " 340" and "0x154" are not.
+func parseID(s string) (int64, bool) {
+	if s == "" {
+		return 0, false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+	}
+	id, err := strconv.ParseInt(s, 10, 64)
+	return id, err == nil && id > 0
+}
+
+// ids parses repeated id form values; a value that is not an id is an error.
 func ids(values []string) ([]int64, bool) {
 	out := make([]int64, 0, len(values))
 	for _, s := range values {
-		id, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || id <= 0 {
+		id, ok := parseID(s)
+		if !ok {
 			return nil, false
 		}
 		out = append(out, id)

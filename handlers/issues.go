@@ -33,8 +33,8 @@ func issueFilter(c echo.Context, u *store.User) (views.IssueFilter, store.IssueF
 		vf.Page = max(n, 1)
 	}
 	if s := q.Get("hostel"); s != "" {
-		id, err := strconv.ParseInt(s, 10, 64)
-		v.check(err == nil && id > 0, "hostel", "The hostel must be a number.")
+		id, ok := parseID(s)
+		v.check(ok, "hostel", "The hostel must be a number.")
 		vf.Hostel = id
 	}
 	if !v.valid() {
@@ -116,8 +116,8 @@ func (h *Handler) createIssue(c echo.Context) error {
 		Priority: c.FormValue("priority"), Location: c.FormValue("location"), HostelID: u.HomeHostel(),
 	}
 	if s := c.FormValue("hostel_id"); s != "" {
-		id, err := strconv.ParseInt(s, 10, 64)
-		if err != nil {
+		id, ok := parseID(s)
+		if !ok {
 			return h.newIssueInvalid(c, &in, views.Errors{"hostel_id": "Choose a hostel from the list."})
 		}
 		in.HostelID = id
@@ -154,8 +154,8 @@ func (h *Handler) newIssueInvalid(c echo.Context, in *issueInput, errs views.Err
 // visibleIssue loads the issue named in the path if the user may see it.
 // An issue of another hostel is as absent as one that does not exist.
 func (h *Handler) visibleIssue(c echo.Context) (*store.Issue, error) {
-	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
-	if err != nil || id <= 0 {
+	id, ok := parseID(c.Param("id"))
+	if !ok {
 		return nil, errNotFound
 	}
 	is, err := h.store.Issue(c.Request().Context(), id)
