@@ -5,7 +5,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/labstack/echo-contrib/echoprometheus"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
@@ -48,7 +47,6 @@ func (h *Handler) Echo() *echo.Echo {
 
 	// Public: no session.
 	e.GET("/healthz", h.healthz)
-	e.GET("/metrics", echoprometheus.NewHandlerWithConfig(echoprometheus.HandlerConfig{Gatherer: h.registry}))
 	e.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", http.FileServerFS(static.FS))), staticCache)
 
 	// Every page and form: a session, CSRF, and the user fresh from the database.
@@ -84,6 +82,11 @@ func (h *Handler) Echo() *echo.Echo {
 	manage.POST("/hostels", h.createHostel)
 	manage.POST("/hostels/:id", h.renameHostel)
 	signedIn.GET("/dashboard", h.showDashboard, h.allow(viewDashboard))
+	if !h.metricsAway {
+		// Unless a scraper has an address of its own (METRICS_ADDR).
+		// Not in a compressing group: Prometheus's handler compresses.
+		signedIn.GET("/metrics", echo.WrapHandler(h.Metrics()), h.allow(readMetrics))
+	}
 
 	// Live streams: never compressed or buffered.
 	streams := e.Group("", h.session, h.loadUser, requireUser)
