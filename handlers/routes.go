@@ -47,7 +47,8 @@ func (h *Handler) Echo() *echo.Echo {
 
 	// Public: no session.
 	e.GET("/healthz", h.healthz)
-	e.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", http.FileServerFS(static.FS))), staticCache)
+	// Echo's own file serving: files, never a directory's listing.
+	e.GET("/static/*", echo.StaticDirectoryHandler(static.FS, !e.EnablePathUnescapingStaticFiles), staticCache)
 
 	// Every page and form: a session, CSRF, and the user fresh from the database.
 	web := e.Group("", h.session, csrf, h.loadUser)
