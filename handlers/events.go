@@ -47,6 +47,9 @@ func (h *Handler) userEvents(c echo.Context) error {
 // stream serves the events of hostelIDs (nil: every hostel), which the
 // caller has checked u may see.
 func (h *Handler) stream(c echo.Context, u *store.User, hostelIDs []int64) error {
+	if isHEAD(c) {
+		return streamHead(c) // checked as GET is, then answered without holding the connection
+	}
 	last := realtime.LastEventID(c.Request(), "last_event_id")
 	audience := audienceOf(u)
 	err := h.hub.Serve(c.Response(), c.Request(), realtime.StreamOptions{

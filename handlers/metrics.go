@@ -57,7 +57,7 @@ func newRequestMetrics(reg prometheus.Registerer) *requestMetrics {
 
 // observe counts one answered request.
 func (m *requestMetrics) observe(c echo.Context, reqSize int, elapsed time.Duration) {
-	s := m.seriesOf(seriesKey{code: c.Response().Status, method: methodLabel(c.Request().Method), route: c.Path()})
+	s := m.seriesOf(seriesKey{code: c.Response().Status, method: methodLabel(requestMethod(c)), route: c.Path()})
 	s.count.Inc()
 	s.duration.Observe(elapsed.Seconds())
 	s.reqSize.Observe(float64(reqSize))

@@ -30,6 +30,8 @@ func (h *Handler) Echo() *echo.Echo {
 	// cannot move it into another rate-limit bucket.
 	e.IPExtractor = echo.ExtractIPDirect()
 
+	e.Pre(headAsGET)
+	e.Use(headRouted)
 	e.Use(h.observe)
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
 		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
