@@ -81,11 +81,17 @@ func streamHead(c echo.Context) error {
 // the store keeps each session decoded in memory, so a session is opened
 // in scs (loaded, to be changed) only by the handlers that change it:
 // sign-in, sign-out, an account found disabled (openSession).
+//
+// What it answers depends on who is signed in, and carries their CSRF
+// token: no cache keeps it (Cache-Control: no-store), signed in or not,
+// page, fragment, JSON or error alike. A live stream says no-cache, as
+// streams do, and is kept by no one either.
 func (h *Handler) session(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if ck, err := c.Request().Cookie(h.sessions.Cookie.Name); err == nil {
 			c.Set(sessionTokenKey, ck.Value)
 		}
+		c.Response().Header()[echo.HeaderCacheControl] = noStore
 		c.Response().Before(func() { h.saveSession(c) })
 		return next(c)
 	}
@@ -153,7 +159,13 @@ func (h *Handler) saveSession(c echo.Context) {
 	case scs.Destroyed:
 		h.sessions.WriteSessionCookie(ctx, res, "", time.Time{})
 	}
+	// scs adds no-cache="Set-Cookie"; no-store says more.
+	res.Header()[echo.HeaderCacheControl] = noStore
 }
+
+// noStore is the Cache-Control of every answer that depends on the
+// session; shared, as Header.Set replaces it rather than changing it.
+var noStore = []string{"no-store"}
 
 // addVary adds name to the Vary header unless it is there already.
 func addVary(hd http.Header, name string) {
