@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"crypto/rand"
 	"net/http"
 	"strings"
 	"time"
@@ -153,15 +154,14 @@ func secureHeaders(hsts bool) echo.MiddlewareFunc {
 // has none and lives as long as a session; a safe request from a browser
 // that has one is not made to set it again on every response.
 func (h *Handler) csrf() echo.MiddlewareFunc {
-	const cookie = "_csrf"
 	check := middleware.CSRFWithConfig(middleware.CSRFConfig{
 		TokenLookup: "header:X-CSRF-Token,form:_csrf", ContextKey: csrfContextKey,
-		CookieName: cookie, CookiePath: "/", CookieMaxAge: int(h.sessions.Lifetime.Seconds()),
+		CookieName: csrfCookie, CookiePath: "/", CookieMaxAge: int(h.sessions.Lifetime.Seconds()),
 		CookieHTTPOnly: true, CookieSameSite: http.SameSiteLaxMode, CookieSecure: h.secure,
 		Skipper: func(c echo.Context) bool {
 			switch c.Request().Method {
 			case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
-				if ck, err := c.Cookie(cookie); err == nil && ck.Value != "" {
+				if ck, err := c.Cookie(csrfCookie); err == nil && ck.Value != "" {
 					c.Set(csrfContextKey, ck.Value)
 					return true
 				}
@@ -170,6 +170,28 @@ func (h *Handler) csrf() echo.MiddlewareFunc {
 		},
 	})
 	return check
+}
+
+// csrfCookie holds the CSRF token that forms and X-CSRF-Token repeat.
+const csrfCookie = "_csrf"
+
+// rotateCSRF gives the browser a new CSRF token, as a sign-in gives it a
+// new session: a token known before the sign-in (planted in the browser,
+// or read off the sign-in page) changes nothing after it. The cookie is
+// set as csrf sets it, in place of the one csrf set on this answer.
+func (h *Handler) rotateCSRF(c echo.Context) {
+	token := rand.Text()
+	hd := c.Response().Header()
+	kept := make([]string, 0, len(hd.Values("Set-Cookie")))
+	for _, v := range hd.Values("Set-Cookie") {
+		if !strings.HasPrefix(v, csrfCookie+"=") {
+			kept = append(kept, v)
+		}
+	}
+	hd["Set-Cookie"] = kept
+	c.SetCookie(&http.Cookie{Name: csrfCookie, Value: token, Path: "/", Expires: time.Now().Add(h.sessions.Lifetime),
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: h.secure})
+	c.Set(csrfContextKey, token)
 }
 
 // allow refuses users whose role may never do a, in any hostel: the
