@@ -115,19 +115,24 @@ func (h *Handler) createIssue(c echo.Context) error {
 		Title: c.FormValue("title"), Description: c.FormValue("description"), Category: c.FormValue("category"),
 		Priority: c.FormValue("priority"), Location: c.FormValue("location"), HostelID: u.HomeHostel(),
 	}
+	var v validator
 	if s := c.FormValue("hostel_id"); s != "" {
 		id, ok := parseID(s)
-		if !ok {
-			return h.newIssueInvalid(c, &in, views.Errors{"hostel_id": "Choose a hostel from the list."})
+		v.check(ok, "hostel_id", "Choose a hostel from the list.")
+		if ok {
+			in.HostelID = id
 		}
-		in.HostelID = id
 	}
 	if !can(u, reportIssue, in.HostelID) {
 		return forbidden()
 	}
 	in.normalise()
-	if errs := in.validate(); errs != nil {
-		return h.newIssueInvalid(c, &in, errs)
+	// The rest is checked too, so that one answer says all that is wrong.
+	for field, msg := range in.validate() {
+		v.check(false, field, msg)
+	}
+	if !v.valid() {
+		return h.newIssueInvalid(c, &in, v.errs)
 	}
 	id, err := h.store.CreateIssue(c.Request().Context(), newIssue(u, &in))
 	if err != nil {

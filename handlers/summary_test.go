@@ -24,6 +24,15 @@ func TestErrorSummaryShowsEveryMessage(t *testing.T) {
 	if !strings.Contains(summary, "Choose a hostel from the list.") {
 		t.Errorf("the error summary does not list the hostel's message:\n%s", summary)
 	}
+	// With the other fields' messages, all in one answer.
+	res = student.PostForm("/issues", url.Values{"title": {"ab"}, "category": {"plumbing"}, "hostel_id": {"abc"}})
+	webtest.WantStatus(t, res, http.StatusUnprocessableEntity)
+	summary = errorSummary(t, res)
+	for _, msg := range []string{"Choose a hostel from the list.", "The title must be at least 3 characters."} {
+		if !strings.Contains(summary, msg) {
+			t.Errorf("the error summary does not list %q:\n%s", msg, summary)
+		}
+	}
 	if ts.countRows(t, "issues") != before {
 		t.Error("a refused report wrote an issue")
 	}
