@@ -49,6 +49,11 @@ type app struct {
 	following  chan struct{} // closed once the follower knows where it starts
 	notify     chan int64    // the newest committed event id, for other instances; nil without Redis
 	server     *http.Server
+
+	// With METRICS_ADDR, /metrics is served on an address of its own,
+	// for a scraper that signs in to nothing; the app's own has none.
+	metricsListener net.Listener // nil without METRICS_ADDR
+	metricsServer   *http.Server
 }
 
 // newApp opens the database (filling it in demo mode), connects to Redis
@@ -110,6 +115,7 @@ func (a *app) start(ctx context.Context, stdout io.Writer) error {
 	}
 	a.hub = realtime.NewHub(realtime.HubOptions{Logger: a.logger, QueueSize: queue})
 	a.web = handlers.New(handlers.Options{
+<<<<<<< HEAD
 		Store:           a.store,
 		Logger:          a.logger,
 		RequestLog:      a.requestLog,
@@ -121,6 +127,19 @@ func (a *app) start(ctx context.Context, stdout io.Writer) error {
 		Ready:           a.ready,
 		Secure:          a.cfg.TLSCert != "",
 		SessionSecret:   []byte(a.cfg.SessionSecret),
+=======
+		Store:            a.store,
+		Logger:           a.logger,
+		RequestLog:       a.requestLog,
+		Registry:         registry,
+		MetricsElsewhere: a.cfg.MetricsAddr != "",
+		Dashboard:        a.dashboard,
+		Hub:              a.hub,
+		Heartbeat:        a.cfg.streamHeartbeat,
+		Ready:            a.ready,
+		Secure:           a.cfg.TLSCert != "",
+		SessionSecret:    []byte(a.cfg.SessionSecret),
+>>>>>>> trust-input
 	})
 	a.following = make(chan struct{})
 	a.follower = realtime.NewFollower(a.store, a.observe, transport, realtime.FollowerOptions{Logger: a.logger,
@@ -143,6 +162,24 @@ func (a *app) start(ctx context.Context, stdout io.Writer) error {
 	// Streams never go idle, so Shutdown alone would wait them out: end
 	// them as it starts, and browsers reconnect to another instance.
 	a.server.RegisterOnShutdown(a.hub.Close)
+
+	if a.cfg.MetricsAddr != "" {
+		// Listened on now, so that an address in use stops the start.
+		if a.metricsListener, err = net.Listen("tcp", a.cfg.MetricsAddr); err != nil {
+			return fmt.Errorf("METRICS_ADDR: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", a.web.Metrics())
+		a.metricsServer = &http.Server{
+			Handler:           mux,
+			ReadHeaderTimeout: 5 * time.Second,
+			ReadTimeout:       10 * time.Second,
+			WriteTimeout:      30 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			MaxHeaderBytes:    16 << 10,
+			ErrorLog:          slog.NewLogLogger(a.logger.Handler(), slog.LevelWarn),
+		}
+	}
 	return nil
 }
 
@@ -265,12 +302,22 @@ func (a *app) Serve(ctx context.Context, ln net.Listener) error {
 		<-followed
 	}()
 	go a.housekeep(fctx, time.Hour)
+<<<<<<< HEAD
 	// A stream replays up to where the hub starts (Hub.Seen): serve once
 	// the follower knows where that is.
 	select {
 	case <-a.following:
 	case <-ctx.Done():
 		return nil
+=======
+	if a.metricsServer != nil {
+		a.logger.Info("metrics listening", "url", "http://"+a.metricsListener.Addr().String()+"/metrics")
+		go func() {
+			if err := a.metricsServer.Serve(a.metricsListener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				a.logger.Error("metrics server stopped", "err", err)
+			}
+		}()
+>>>>>>> trust-input
 	}
 	errc := make(chan error, 1)
 	go func() {
@@ -292,6 +339,10 @@ func (a *app) Serve(ctx context.Context, ln net.Listener) error {
 		a.logger.Warn("shutdown: requests still running were cut", "err", err)
 		a.server.Close()
 	}
+	// The metrics last as long as the requests, so a shutdown can be watched.
+	if a.metricsServer != nil && a.metricsServer.Shutdown(sctx) != nil {
+		a.metricsServer.Close()
+	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
@@ -300,6 +351,10 @@ func (a *app) Serve(ctx context.Context, ln net.Listener) error {
 
 // Close releases what the app holds, after Serve has returned.
 func (a *app) Close() error {
+	if a.metricsListener != nil {
+		a.metricsServer.Close()
+		a.metricsListener.Close() // in case it was never served
+	}
 	if a.hub != nil {
 		a.hub.Close()
 	}

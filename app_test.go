@@ -33,13 +33,16 @@ import (
 
 // testApp is one running instance.
 type testApp struct {
-	t    testing.TB
-	Base string // its URL
-	Addr string // its host:port
-	cfg  config
-	app  *app
-	Out  *bytes.Buffer // what it printed at start (the demo's accounts)
-	stop func()
+	t           testing.TB
+	Base        string // its URL
+	Addr        string // its host:port
+	MetricsBase string // the URL of its metrics' own address; empty without one
+	cfg         config
+	app         *app
+	Out         *bytes.Buffer // what it printed at start (the demo's accounts)
+	stop        func()
+
+	scraper *webtest.Client // management, signed in to read /metrics
 }
 
 // appOption changes a test's configuration.
@@ -76,6 +79,12 @@ func withTLS(certFile, keyFile string) appOption {
 // withHeartbeat makes a silent stream send a heartbeat every d, not every 20 s.
 func withHeartbeat(d time.Duration) appOption {
 	return func(_ testing.TB, c *config) { c.streamHeartbeat = d }
+}
+
+// withMetricsAddr serves the metrics on an address of their own, as
+// METRICS_ADDR does: a free port of 127.0.0.1.
+func withMetricsAddr() appOption {
+	return func(_ testing.TB, c *config) { c.MetricsAddr = "127.0.0.1:0" }
 }
 
 // withStreamQueue bounds each stream's queue to n events, so that one that
@@ -135,6 +144,9 @@ func startAppOn(t testing.TB, cfg config, ln net.Listener) *testApp {
 	ta := &testApp{t: t, cfg: cfg, app: a, Out: out, Addr: ln.Addr().String(), Base: "http://" + ln.Addr().String()}
 	if cfg.TLSCert != "" {
 		ta.Base = "https://" + ta.Addr
+	}
+	if a.metricsListener != nil {
+		ta.MetricsBase = "http://" + a.metricsListener.Addr().String()
 	}
 	var once sync.Once
 	ta.stop = func() {
@@ -199,11 +211,19 @@ func (a *testApp) issueOf(hostelID int64, status store.Status, notBy int64) *sto
 	return nil
 }
 
-// metric is the sum of a metric's series on the instance's /metrics: 0
-// before a counter's first increment.
+// metric is the sum of a metric's series on the instance's metrics: 0
+// before a counter's first increment. They are read where a deployment's
+// scraper reads them: on their own address, or else as management.
 func (a *testApp) metric(name string) float64 {
 	a.t.Helper()
-	m, err := scrapeMetrics(a.Base)
+	base, client := a.MetricsBase, http.DefaultClient
+	if base == "" {
+		if a.scraper == nil {
+			a.scraper = a.login("admin@demo.test")
+		}
+		base, client = a.Base, a.scraper.HTTP
+	}
+	m, err := scrapeMetrics(client, base)
 	if err != nil {
 		a.t.Fatal(err)
 	}
@@ -211,9 +231,10 @@ func (a *testApp) metric(name string) float64 {
 }
 
 // scrapeMetrics reads the samples of base's /metrics (Prometheus's text
-// format), keyed by the series as written: the name, and its labels if any.
-func scrapeMetrics(base string) (map[string]float64, error) {
-	res, err := http.Get(base + "/metrics")
+// format) with client, keyed by the series as written: the name, and its
+// labels if any.
+func scrapeMetrics(client *http.Client, base string) (map[string]float64, error) {
+	res, err := client.Get(base + "/metrics")
 	if err != nil {
 		return nil, err
 	}

@@ -21,7 +21,7 @@ import (
 // sseStartServer starts the measured server: hostelhub as its own
 // process (DEMO=1, an empty SQLite file in dir, no Redis).
 func sseStartServer(b *testing.B, dir string) *serverProcess {
-	return startProcess(b, "", "DEMO=1", "DATABASE_URL="+filepath.Join(dir, "bench.db"))
+	return startProcess(b, "", "DEMO=1", "DATABASE_URL="+filepath.Join(dir, "bench.db"), "METRICS_ADDR="+freeAddr(b))
 }
 
 // sseRSS is a process's VmRSS in bytes.

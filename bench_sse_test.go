@@ -155,7 +155,7 @@ func sseRunBenchmark(b *testing.B) []sseFigure {
 			}
 		}
 	}
-	m0, err := scrapeMetrics(r.base)
+	m0, err := scrapeMetrics(http.DefaultClient, r.srv.MetricsBase)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -262,7 +262,7 @@ func sseRunBenchmark(b *testing.B) []sseFigure {
 	idleWall := time.Since(idleStart)
 	idleHeartbeats := r.heartbeats.Load() - hb0
 	rssN := sseRSS(b, r.srv.Pid())
-	mN, err := scrapeMetrics(r.base)
+	mN, err := scrapeMetrics(http.DefaultClient, r.srv.MetricsBase)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -270,7 +270,7 @@ func sseRunBenchmark(b *testing.B) []sseFigure {
 
 	// Load: one reporter at a steady rate, rotating hostels.
 	fmt.Printf("sse: reporting %d issues at %.3g/s for %v\n", total, rate, duration)
-	mLoad0, err := scrapeMetrics(r.base)
+	mLoad0, err := scrapeMetrics(http.DefaultClient, r.srv.MetricsBase)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -310,7 +310,7 @@ func sseRunBenchmark(b *testing.B) []sseFigure {
 		}
 	}
 	rssEnd := sseRSS(b, r.srv.Pid())
-	mEnd, err := scrapeMetrics(r.base)
+	mEnd, err := scrapeMetrics(http.DefaultClient, r.srv.MetricsBase)
 	if err != nil {
 		b.Fatal(err)
 	}

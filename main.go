@@ -34,6 +34,7 @@ type config struct {
 	TLSKey        string
 	LogFormat     string
 	ShutdownGrace time.Duration
+	MetricsAddr   string // where /metrics is served on its own; empty: on Addr, to management
 
 	// Not settings: what tests change, left zero in a deployment.
 	passwordCost    int           // bcrypt cost; 0 is bcrypt's default (tests lower it)
@@ -60,6 +61,7 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (c
 	fs.BoolVar(&c.Demo, "demo", demo, "demo mode: fill an empty database with demo hostels, issues and accounts (DEMO)")
 	fs.StringVar(&c.TLSCert, "tls-cert", env("TLS_CERT", ""), "TLS certificate file; with -tls-key, serve HTTPS and HTTP/2 (TLS_CERT)")
 	fs.StringVar(&c.TLSKey, "tls-key", env("TLS_KEY", ""), "TLS key file (TLS_KEY)")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("METRICS_ADDR", ""), "address to serve /metrics on, for a scraper (METRICS_ADDR); empty: /metrics on -addr, for management only")
 	fs.StringVar(&c.LogFormat, "log-format", env("LOG_FORMAT", ""), "text or json (LOG_FORMAT); default text in demo mode, json otherwise")
 	grace, err := time.ParseDuration(env("SHUTDOWN_GRACE", "10s"))
 	if err != nil {

@@ -44,8 +44,16 @@ func TestConfigRefusesInsecureDefaults(t *testing.T) {
 		})
 	}
 	cfg, _ := parseConfig(flag.NewFlagSet("t", flag.ContinueOnError), nil, env(map[string]string{"DEMO": "true"}))
-	if cfg.Addr != "127.0.0.1:8080" || cfg.DatabaseURL != "hostelhub.db" || cfg.LogFormat != "text" {
+	if cfg.Addr != "127.0.0.1:8080" || cfg.DatabaseURL != "hostelhub.db" || cfg.LogFormat != "text" || cfg.MetricsAddr != "" {
 		t.Errorf("defaults: got %+v", cfg)
+	}
+	cfg, _ = parseConfig(flag.NewFlagSet("t", flag.ContinueOnError), nil, env(map[string]string{"DEMO": "1", "METRICS_ADDR": "127.0.0.1:9100"}))
+	if cfg.MetricsAddr != "127.0.0.1:9100" {
+		t.Errorf("METRICS_ADDR: got %q", cfg.MetricsAddr)
+	}
+	cfg, _ = parseConfig(flag.NewFlagSet("t", flag.ContinueOnError), []string{"-metrics-addr", "10.0.0.1:9100"}, env(map[string]string{"DEMO": "1", "METRICS_ADDR": "127.0.0.1:9100"}))
+	if cfg.MetricsAddr != "10.0.0.1:9100" {
+		t.Errorf("-metrics-addr: got %q, want the flag's", cfg.MetricsAddr)
 	}
 }
 

@@ -52,7 +52,7 @@ func hostelhubBinary(t testing.TB) string {
 
 // settings are the environment variables hostelhub reads: none of the
 // test environment's own (a REDIS_URL, say) reaches a server under test.
-var settings = []string{"ADDR", "DATABASE_URL", "REDIS_URL", "SESSION_SECRET", "DEMO", "TLS_CERT", "TLS_KEY", "LOG_FORMAT", "SHUTDOWN_GRACE"}
+var settings = []string{"ADDR", "DATABASE_URL", "REDIS_URL", "SESSION_SECRET", "DEMO", "TLS_CERT", "TLS_KEY", "LOG_FORMAT", "SHUTDOWN_GRACE", "METRICS_ADDR"}
 
 // serverProcess is hostelhub running as a child process.
 type serverProcess struct {
@@ -60,8 +60,11 @@ type serverProcess struct {
 	cmd  *exec.Cmd
 	Base string
 	Addr string
-	Env  []string // its whole environment (GOMAXPROCS and GOGC pass through from the test's)
-	Log  string   // its standard output and error: JSON log lines
+	// MetricsBase is the URL of the metrics' own address, when env sets
+	// METRICS_ADDR.
+	MetricsBase string
+	Env         []string // its whole environment (GOMAXPROCS and GOGC pass through from the test's)
+	Log         string   // its standard output and error: JSON log lines
 
 	exited  chan struct{} // closed when it has exited
 	waitErr error         // how it exited, once exited is closed
@@ -76,15 +79,15 @@ func startProcess(t testing.TB, addr string, env ...string) *serverProcess {
 	t.Helper()
 	bin := hostelhubBinary(t)
 	if addr == "" {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr = l.Addr().String()
-		l.Close()
+		addr = freeAddr(t)
 	}
 	dir := t.TempDir()
 	p := &serverProcess{t: t, Addr: addr, Base: "http://" + addr, Log: filepath.Join(dir, "server.log"), exited: make(chan struct{})}
+	for _, kv := range env {
+		if m, ok := strings.CutPrefix(kv, "METRICS_ADDR="); ok {
+			p.MetricsBase = "http://" + m
+		}
+	}
 	for _, kv := range os.Environ() {
 		if name, _, _ := strings.Cut(kv, "="); !slices.Contains(settings, name) {
 			p.Env = append(p.Env, kv)
@@ -129,6 +132,17 @@ func startProcess(t testing.TB, addr string, env ...string) *serverProcess {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// freeAddr is a port of 127.0.0.1 free a moment ago.
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }
 
 // Pid is the process's id, for reading its memory and CPU in /proc.

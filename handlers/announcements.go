@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"net/http"
-	"strconv"
 
 	"github.com/labstack/echo/v4"
 
@@ -58,7 +57,7 @@ func (h *Handler) createAnnouncement(c echo.Context) error {
 				errs = views.Errors{"hostel_id": "Choose one of your hostels."}
 			}
 		} else {
-			id, _ := strconv.ParseInt(in.HostelID, 10, 64)
+			id, _ := parseID(in.HostelID) // validated above
 			if !can(u, announce, id) {
 				return forbidden()
 			}

@@ -60,6 +60,7 @@ func (h *Handler) login(c echo.Context) error {
 	if err := h.sessions.RenewToken(ctx); err != nil {
 		return err
 	}
+	h.rotateCSRF(c) // and a new CSRF token with it
 	h.sessions.Put(ctx, sessionUserKey, u.ID)
 	return c.Redirect(http.StatusSeeOther, home(u))
 }

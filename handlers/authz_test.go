@@ -62,7 +62,7 @@ var authzRules = map[string]authzRule{
 	"PATCH /api/issues/:id/status": {anon: 401, student: ownOnly(403), warden: ownOnly(200), management: ok},
 	"GET /api/dashboard/summary":   {anon: 401, student: forbid, warden: forbid, management: ok},
 	"GET /healthz":                 {anon: 200, student: ok, warden: ok, management: ok},
-	"GET /metrics":                 {anon: 200, student: ok, warden: ok, management: ok},
+	"GET /metrics":                 {anon: 303, student: forbid, warden: forbid, management: ok},
 	"GET /static/*":                {anon: 200, student: ok, warden: ok, management: ok},
 }
 

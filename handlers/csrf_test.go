@@ -67,3 +67,44 @@ func TestEveryStateChangeNeedsACSRFToken(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// A sign-in rotates the CSRF token with the session: the browser is given
+// a new one, and the token it had before no longer changes anything.
+func TestCSRFTokenRotatesAtSignIn(t *testing.T) {
+	ts := newTestServer(t)
+	c := ts.client(t)
+	old := c.CSRF()
+	res := c.PostForm("/login", url.Values{"email": {"warden1@demo.test"}, "password": {webtest.DemoPassword}})
+	webtest.WantStatus(t, res, http.StatusSeeOther)
+	var set []string
+	for _, ck := range res.Cookies() {
+		if ck.Name == "_csrf" {
+			set = append(set, ck.Value)
+		}
+	}
+	if len(set) != 1 || set[0] == old || set[0] == "" {
+		t.Fatalf("sign-in set the CSRF cookie to %q, want one new value (was %q)", set, old)
+	}
+	if got := c.CSRF(); got != set[0] {
+		t.Fatalf("the browser's token is %q, want %q", got, set[0])
+	}
+	// The page after sign-in carries the new token.
+	webtest.WantContains(t, c.Get("/issues"), `name="csrf-token" content="`+set[0]+`"`)
+	is := ts.issueOf(t, 1, "open", 0)
+	notes := ts.countRows(t, "issue_notes")
+	stale := c.PostForm("/issues/"+itoa(is.ID)+"/comments", url.Values{"body": {"With the old token"}, "_csrf": {old}})
+	if stale.StatusCode != http.StatusForbidden && stale.StatusCode != http.StatusBadRequest {
+		t.Errorf("a change with the token from before sign-in: got %d, want 400 or 403", stale.StatusCode)
+	}
+	if ts.countRows(t, "issue_notes") != notes {
+		t.Error("the old token wrote a comment")
+	}
+	webtest.WantStatus(t, c.PostForm("/issues/"+itoa(is.ID)+"/comments", url.Values{"body": {"With the new token"}}), http.StatusSeeOther)
+	// A failed sign-in changes nothing.
+	d := ts.client(t)
+	before := d.CSRF()
+	d.PostForm("/login", url.Values{"email": {"warden1@demo.test"}, "password": {"wrong"}})
+	if d.CSRF() != before {
+		t.Error("a failed sign-in rotated the CSRF token")
+	}
+}

@@ -72,9 +72,7 @@ func (h *Handler) handleError(err error, c echo.Context) {
 		h.logger.Error("request failed", "err", err, "method", c.Request().Method, "path", c.Request().URL.Path,
 			"request_id", c.Response().Header().Get(echo.HeaderXRequestID))
 	}
-	if c.Request().Method == http.MethodHead {
-		err = c.NoContent(code)
-	} else if answersJSON(c) {
+	if answersJSON(c) {
 		body := map[string]any{"error": msg}
 		if fields != nil {
 			body["fields"] = fields

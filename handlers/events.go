@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+<<<<<<< HEAD
 	"net/http"
 	"slices"
 	"strconv"
+=======
+>>>>>>> trust-input
 
 	"github.com/labstack/echo/v4"
 
@@ -21,8 +24,8 @@ const replayLimit = 500
 // hostelEvents is one hostel's live stream, for those who may see the hostel.
 func (h *Handler) hostelEvents(c echo.Context) error {
 	u := currentUser(c)
-	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
-	if err != nil || id <= 0 {
+	id, ok := parseID(c.Param("id"))
+	if !ok {
 		return errNotFound
 	}
 	if !can(u, viewHostel, id) {
@@ -50,6 +53,9 @@ func (h *Handler) userEvents(c echo.Context) error {
 // stream serves the events of hostelIDs (nil: every hostel), which the
 // caller has checked u may see.
 func (h *Handler) stream(c echo.Context, u *store.User, hostelIDs []int64) error {
+	if isHEAD(c) {
+		return streamHead(c) // checked as GET is, then answered without holding the connection
+	}
 	last := realtime.LastEventID(c.Request(), "last_event_id")
 	audience := audienceOf(u)
 	// The stream belongs to the session and the account it was opened

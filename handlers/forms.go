@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"hostelhub/store"
@@ -30,18 +31,85 @@ func (v *validator) check(ok bool, field, msg string) {
 
 func (v *validator) valid() bool { return len(v.errs) == 0 }
 
-// text checks a free-text field's length in characters and that it is text.
+// text checks a free-text field: that it is text, that a reader can see
+// it, and its length. Callers trim it first (strings.TrimSpace: every
+// Unicode space, the no-break and ideographic ones included). Precisely:
+//
+//   - Text is valid UTF-8 with no control character (Unicode Cc) but tab,
+//     line feed and carriage return.
+//   - No bidirectional override or isolate control (U+202A–U+202E,
+//     U+2066–U+2069): they reorder what a reader sees, so that
+//     "abc\u202Egnp.exe" reads "abcexe.png". The marks that only hint at a
+//     direction (LRM, RLM, ALM) are text, as Arabic and Hebrew need them.
+//   - A visible character is a letter, mark, number, punctuation or symbol
+//     (Unicode L, M, N, P, S) that draws something: not a space (Z), a
+//     format character (Cf: U+200B, ZWNJ, ZWJ, U+2060, U+FEFF…), a private
+//     or unassigned code point, nor one of the few graphic runes that draw
+//     nothing (blank). Invisible characters are kept inside visible text
+//     (a ZWJ emoji sequence needs its joiners), but do not make text: a
+//     required field with no visible character is "required", and an
+//     optional one that holds only invisible characters is refused.
+//   - Its length is at least min visible characters and at most max
+//     characters of any kind.
 func (v *validator) text(field, value, name string, min, max int) {
-	n := utf8.RuneCountInString(value)
-	v.check(utf8.ValidString(value) && !strings.ContainsRune(value, 0), field, name+" has characters that are not text.")
+	n, seen, bad, bidi := 0, 0, !utf8.ValidString(value), rune(0)
+	for _, r := range value {
+		n++
+		switch {
+		case unicode.IsControl(r) && r != '\t' && r != '\n' && r != '\r':
+			bad = true
+		case bidiControl(r):
+			if bidi == 0 {
+				bidi = r
+			}
+		case visible(r):
+			seen++
+		}
+	}
+	v.check(!bad, field, name+" has characters that are not text.")
+	v.check(bidi == 0, field, fmt.Sprintf("%s has a bidirectional control character (U+%04X): remove it.", name, bidi))
 	switch {
-	case min > 0 && n == 0:
+	case min > 0 && seen == 0:
 		v.check(false, field, name+" is required.")
-	case n < min:
+	case n > 0 && seen == 0:
+		v.check(false, field, name+" has no visible character: type some text or leave it empty.")
+	case seen < min:
 		v.check(false, field, fmt.Sprintf("%s must be at least %d characters.", name, min))
 	case n > max:
 		v.check(false, field, fmt.Sprintf("%s must be at most %d characters (it has %d).", name, max, n))
 	}
+}
+
+// bidiControl reports the embedding, override and isolate controls.
+func bidiControl(r rune) bool {
+	return '\u202A' <= r && r <= '\u202E' || '\u2066' <= r && r <= '\u2069'
+}
+
+// visible reports a rune that draws something (see text).
+func visible(r rune) bool {
+	return unicode.In(r, unicode.L, unicode.M, unicode.N, unicode.P, unicode.S) && !unicode.Is(blank, r)
+}
+
+func invisible(r rune) bool { return !visible(r) }
+
+// blank are graphic runes that draw nothing: Hangul fillers, the braille
+// blank, the combining grapheme joiner, Khmer's invisible vowels and the
+// variation selectors.
+var blank = &unicode.RangeTable{
+	R16: []unicode.Range16{
+		{Lo: 0x034F, Hi: 0x034F, Stride: 1},
+		{Lo: 0x115F, Hi: 0x1160, Stride: 1},
+		{Lo: 0x17B4, Hi: 0x17B5, Stride: 1},
+		{Lo: 0x180B, Hi: 0x180D, Stride: 1},
+		{Lo: 0x180F, Hi: 0x180F, Stride: 1},
+		{Lo: 0x2800, Hi: 0x2800, Stride: 1},
+		{Lo: 0x3164, Hi: 0x3164, Stride: 1},
+		{Lo: 0xFE00, Hi: 0xFE0F, Stride: 1},
+		{Lo: 0xFFA0, Hi: 0xFFA0, Stride: 1},
+	},
+	R32: []unicode.Range32{
+		{Lo: 0xE0100, Hi: 0xE01EF, Stride: 1},
+	},
 }
 
 // issueInput is a report, from the form or from JSON.
@@ -104,13 +172,13 @@ type announcementInput struct {
 }
 
 func (in *announcementInput) validate() views.Errors {
-	in.Title, in.Body, in.HostelID = strings.TrimSpace(in.Title), strings.TrimSpace(in.Body), strings.TrimSpace(in.HostelID)
+	in.Title, in.Body = strings.TrimSpace(in.Title), strings.TrimSpace(in.Body)
 	var v validator
 	v.text("title", in.Title, "The title", 3, 120)
 	v.text("body", in.Body, "The message", 1, 4000)
 	if in.HostelID != "" {
-		_, err := strconv.ParseInt(in.HostelID, 10, 64)
-		v.check(err == nil, "hostel_id", "Choose a hostel from the list.")
+		_, ok := parseID(in.HostelID)
+		v.check(ok, "hostel_id", "Choose a hostel from the list.")
 	}
 	return v.errs
 }
@@ -130,7 +198,10 @@ func (in *userInput) validate(hostels []store.Hostel) views.Errors {
 	var v validator
 	v.text("name", in.Name, "The name", 1, 80)
 	addr, err := mail.ParseAddress(in.Email)
-	v.check(err == nil && addr.Address == in.Email && len(in.Email) <= 254, "email", "Enter an email address like name@example.org.")
+	// Every character of an address is seen: one with an invisible or a
+	// bidirectional control character in it reads as another account's.
+	v.check(err == nil && addr.Address == in.Email && len(in.Email) <= 254 && !strings.ContainsFunc(in.Email, invisible),
+		"email", "Enter an email address like name@example.org.")
 	v.check(slices.Contains(newAccountRoles, store.Role(in.Role)), "role", "Choose student or warden.")
 	v.text("room", in.Room, "The room", 0, 20)
 	v.check(len(in.Password) >= 8, "password", "The password must be at least 8 characters.")
@@ -156,12 +227,28 @@ func (v *validator) hostels(role string, ids []int64, hostels []store.Hostel) {
 	}
 }
 
-// ids parses repeated numeric form values; a value that is not a number is an error.
+// parseID reads an id a client sent, in a path, a query or a form: digits
+// only, and not zero. strconv would read "+340" as 340; here it is no id,
+// as "abc", " 340" and "0x154" are not.
+func parseID(s string) (int64, bool) {
+	if s == "" {
+		return 0, false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+	}
+	id, err := strconv.ParseInt(s, 10, 64)
+	return id, err == nil && id > 0
+}
+
+// ids parses repeated id form values; a value that is not an id is an error.
 func ids(values []string) ([]int64, bool) {
 	out := make([]int64, 0, len(values))
 	for _, s := range values {
-		id, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || id <= 0 {
+		id, ok := parseID(s)
+		if !ok {
 			return nil, false
 		}
 		out = append(out, id)

@@ -35,7 +35,10 @@ type Options struct {
 	// slog's JSONHandler writes) instead of the Logger: the same line for
 	// less work, where the Logger writes JSON there too.
 	RequestLog io.Writer
-	Registry   *prometheus.Registry // /metrics serves it; request metrics go to it
+	Registry   *prometheus.Registry // Metrics serves it; request metrics go to it
+	// MetricsElsewhere: the metrics are served on an address of their own
+	// (Metrics), so the app has no /metrics route.
+	MetricsElsewhere bool
 	// Dashboard caches the dashboard; nil renders it on every request.
 	Dashboard *cache.Cache
 	// Hub serves the live streams (required).
@@ -76,6 +79,7 @@ type Handler struct {
 	heartbeat    time.Duration
 	ready        func(ctx context.Context) error
 	secure       bool
+	metricsAway  bool // no /metrics route: Metrics is served elsewhere
 
 	frames          pageFrames // the dashboard's page around its fragment
 	metrics         *requestMetrics
@@ -125,6 +129,7 @@ func New(o Options) *Handler {
 		heartbeat:       o.Heartbeat,
 		ready:           o.Ready,
 		secure:          o.Secure,
+		metricsAway:     o.MetricsElsewhere,
 		loginPerAddress: o.LoginPerAddress,
 		loginPerAccount: newAccountLimiter(o.LoginPerAccount),
 		flashKey:        flashKey(o.SessionSecret),

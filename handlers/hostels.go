@@ -3,7 +3,6 @@ package handlers
 import (
 	"errors"
 	"net/http"
-	"strconv"
 
 	"github.com/labstack/echo/v4"
 
@@ -51,8 +50,8 @@ func (h *Handler) createHostel(c echo.Context) error {
 
 // renameHostel renames a hostel.
 func (h *Handler) renameHostel(c echo.Context) error {
-	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
-	if err != nil {
+	id, ok := parseID(c.Param("id"))
+	if !ok {
 		return errNotFound
 	}
 	name, errs := hostelName(c)

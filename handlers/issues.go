@@ -24,8 +24,8 @@ func issueFilter(c echo.Context, u *store.User) (views.IssueFilter, store.IssueF
 	q := c.QueryParams()
 	vf := views.IssueFilter{Status: q.Get("status"), Category: q.Get("category"), Q: strings.TrimSpace(q.Get("q")), Page: 1}
 	var v validator
-	v.check(vf.Status == "" || store.Status(vf.Status).Valid(), "status", "Unknown status "+strconv.Quote(vf.Status)+".")
-	v.check(vf.Category == "" || store.ValidCategory(vf.Category), "category", "Unknown category "+strconv.Quote(vf.Category)+".")
+	v.check(vf.Status == "" || store.Status(vf.Status).Valid(), "status", "Unknown status "+strconv.Quote(clip(vf.Status, 40))+".")
+	v.check(vf.Category == "" || store.ValidCategory(vf.Category), "category", "Unknown category "+strconv.Quote(clip(vf.Category, 40))+".")
 	v.text("q", vf.Q, "The search", 0, 100)
 	if s := q.Get("page"); s != "" {
 		n, err := strconv.Atoi(s)
@@ -33,8 +33,8 @@ func issueFilter(c echo.Context, u *store.User) (views.IssueFilter, store.IssueF
 		vf.Page = max(n, 1)
 	}
 	if s := q.Get("hostel"); s != "" {
-		id, err := strconv.ParseInt(s, 10, 64)
-		v.check(err == nil && id > 0, "hostel", "The hostel must be a number.")
+		id, ok := parseID(s)
+		v.check(ok, "hostel", "The hostel must be a number.")
 		vf.Hostel = id
 	}
 	if !v.valid() {
@@ -115,19 +115,24 @@ func (h *Handler) createIssue(c echo.Context) error {
 		Title: c.FormValue("title"), Description: c.FormValue("description"), Category: c.FormValue("category"),
 		Priority: c.FormValue("priority"), Location: c.FormValue("location"), HostelID: u.HomeHostel(),
 	}
+	var v validator
 	if s := c.FormValue("hostel_id"); s != "" {
-		id, err := strconv.ParseInt(s, 10, 64)
-		if err != nil {
-			return h.newIssueInvalid(c, &in, views.Errors{"hostel_id": "Choose a hostel from the list."})
+		id, ok := parseID(s)
+		v.check(ok, "hostel_id", "Choose a hostel from the list.")
+		if ok {
+			in.HostelID = id
 		}
-		in.HostelID = id
 	}
 	if !can(u, reportIssue, in.HostelID) {
 		return forbidden()
 	}
 	in.normalise()
-	if errs := in.validate(); errs != nil {
-		return h.newIssueInvalid(c, &in, errs)
+	// The rest is checked too, so that one answer says all that is wrong.
+	for field, msg := range in.validate() {
+		v.check(false, field, msg)
+	}
+	if !v.valid() {
+		return h.newIssueInvalid(c, &in, v.errs)
 	}
 	id, err := h.store.CreateIssue(c.Request().Context(), newIssue(u, &in))
 	if err != nil {
@@ -154,8 +159,8 @@ func (h *Handler) newIssueInvalid(c echo.Context, in *issueInput, errs views.Err
 // visibleIssue loads the issue named in the path if the user may see it.
 // An issue of another hostel is as absent as one that does not exist.
 func (h *Handler) visibleIssue(c echo.Context) (*store.Issue, error) {
-	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
-	if err != nil || id <= 0 {
+	id, ok := parseID(c.Param("id"))
+	if !ok {
 		return nil, errNotFound
 	}
 	is, err := h.store.Issue(c.Request().Context(), id)

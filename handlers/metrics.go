@@ -8,6 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // requestMetrics counts requests as echoprometheus would count them for
@@ -56,7 +57,7 @@ func newRequestMetrics(reg prometheus.Registerer) *requestMetrics {
 
 // observe counts one answered request.
 func (m *requestMetrics) observe(c echo.Context, reqSize int, elapsed time.Duration) {
-	s := m.seriesOf(seriesKey{code: c.Response().Status, method: methodLabel(c.Request().Method), route: c.Path()})
+	s := m.seriesOf(seriesKey{code: c.Response().Status, method: methodLabel(requestMethod(c)), route: c.Path()})
 	s.count.Inc()
 	s.duration.Observe(elapsed.Seconds())
 	s.reqSize.Observe(float64(reqSize))
@@ -76,6 +77,12 @@ func (m *requestMetrics) seriesOf(k seriesKey) *series {
 	}
 	actual, _ := m.series.LoadOrStore(k, s)
 	return actual.(*series)
+}
+
+// Metrics serves the app's metrics in Prometheus's formats: the route
+// /metrics, for management, or on an address of its own (METRICS_ADDR).
+func (h *Handler) Metrics() http.Handler {
+	return promhttp.HandlerFor(h.registry, promhttp.HandlerOpts{})
 }
 
 // methodLabel keeps the label set bounded whatever methods clients invent.

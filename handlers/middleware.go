@@ -20,7 +20,60 @@ const (
 	userContextKey  = "user"         // on the context: the user, fresh from the store
 	jsonContextKey  = "json"         // on the context: refusals are answered as JSON
 	csrfContextKey  = "csrf"         // on the context: the CSRF token forms repeat
+	headContextKey  = "head"         // on the context: the HEAD request net/http holds, handled as its GET
 )
+
+// headAsGET answers a HEAD on any route as its GET is answered. Before
+// routing, the request handlers see becomes a copy of itself that says
+// GET, and the HEAD is kept on the context (isHEAD). Echo routes by the
+// request net/http holds, so that one says GET too until it is routed,
+// and HEAD again after (headRouted): net/http, seeing a HEAD, then sends
+// GET's status and headers and discards the body. Done here, once, no
+// route lacks HEAD, and none answers it differently.
+func headAsGET(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if r := c.Request(); r.Method == http.MethodHead {
+			get := r.WithContext(r.Context())
+			get.Method = http.MethodGet
+			c.SetRequest(get)
+			c.Set(headContextKey, r)
+			r.Method = http.MethodGet // for the router only
+		}
+		return next(c)
+	}
+}
+
+// headRouted comes first after routing: the request net/http holds says
+// HEAD again, before anything is written.
+func headRouted(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if r, ok := c.Get(headContextKey).(*http.Request); ok {
+			r.Method = http.MethodHead
+		}
+		return next(c)
+	}
+}
+
+// isHEAD says whether the request, handled as a GET, came as a HEAD:
+// what answers with more than a body (a stream) answers its head alone.
+func isHEAD(c echo.Context) bool { return c.Get(headContextKey) != nil }
+
+// requestMethod is the method the client sent.
+func requestMethod(c echo.Context) string {
+	if isHEAD(c) {
+		return http.MethodHead
+	}
+	return c.Request().Method
+}
+
+// streamHead is a live stream's answer to a HEAD: its headers, and no stream.
+func streamHead(c echo.Context) error {
+	hd := c.Response().Header()
+	hd.Set(echo.HeaderContentType, "text/event-stream")
+	hd.Set("Cache-Control", "no-cache")
+	hd.Set("X-Accel-Buffering", "no")
+	return c.NoContent(http.StatusOK)
+}
 
 // session finds the request's session, and saves it (and its cookie) just
 // before the response's head is written: scs's LoadAndSave, in Echo's
@@ -28,11 +81,17 @@ const (
 // the store keeps each session decoded in memory, so a session is opened
 // in scs (loaded, to be changed) only by the handlers that change it:
 // sign-in, sign-out, an account found disabled (openSession).
+//
+// What it answers depends on who is signed in, and carries their CSRF
+// token: no cache keeps it (Cache-Control: no-store), signed in or not,
+// page, fragment, JSON or error alike. A live stream says no-cache, as
+// streams do, and is kept by no one either.
 func (h *Handler) session(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if ck, err := c.Request().Cookie(h.sessions.Cookie.Name); err == nil {
 			c.Set(sessionTokenKey, ck.Value)
 		}
+		c.Response().Header()[echo.HeaderCacheControl] = noStore
 		c.Response().Before(func() { h.saveSession(c) })
 		return next(c)
 	}
@@ -100,7 +159,13 @@ func (h *Handler) saveSession(c echo.Context) {
 	case scs.Destroyed:
 		h.sessions.WriteSessionCookie(ctx, res, "", time.Time{})
 	}
+	// scs adds no-cache="Set-Cookie"; no-store says more.
+	res.Header()[echo.HeaderCacheControl] = noStore
 }
+
+// noStore is the Cache-Control of every answer that depends on the
+// session; shared, as Header.Set replaces it rather than changing it.
+var noStore = []string{"no-store"}
 
 // addVary adds name to the Vary header unless it is there already.
 func addVary(hd http.Header, name string) {

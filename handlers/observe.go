@@ -35,7 +35,7 @@ func (h *Handler) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		if res.Status >= 500 {
 			level = slog.LevelError
 		}
-		h.requests.write(requestLine{time: end, level: level, method: req.Method, uri: clip(req.RequestURI, maxLoggedURI),
+		h.requests.write(requestLine{time: end, level: level, method: requestMethod(c), uri: clip(req.RequestURI, maxLoggedURI),
 			status: res.Status, latency: elapsed, requestID: id})
 		return nil
 	}

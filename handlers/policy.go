@@ -26,6 +26,7 @@ const (
 	announceAll                  // post an announcement to every hostel
 	viewDashboard                // read the management dashboard
 	manageAccounts               // add, move and disable accounts; add and rename hostels
+	readMetrics                  // read the app's metrics (when they have no address of their own)
 )
 
 // can says whether u may do a to hostel hostelID's things (hostelID 0 for
@@ -43,7 +44,7 @@ func can(u *store.User, a action, hostelID int64) bool {
 		return u.Role == store.Student && u.InHostel(hostelID)
 	case comment, changeStatus, announce:
 		return u.Role != store.Student && u.InHostel(hostelID)
-	case announceAll, viewDashboard, manageAccounts:
+	case announceAll, viewDashboard, manageAccounts, readMetrics:
 		return u.Role == store.Management
 	}
 	return false
@@ -62,7 +63,7 @@ func canSome(u *store.User, a action) bool {
 		return u.Role == store.Student
 	case announce:
 		return u.Role != store.Student
-	case announceAll, viewDashboard, manageAccounts:
+	case announceAll, viewDashboard, manageAccounts, readMetrics:
 		return u.Role == store.Management
 	}
 	return true // seeing, commenting, changing status: decided per issue

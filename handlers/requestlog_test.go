@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 )
@@ -34,5 +36,42 @@ func TestRequestLineIsSlogsJSON(t *testing.T) {
 				t.Errorf("uri %q:\ngot  %s\nwant %s", uri, got, want.Bytes())
 			}
 		}
+	}
+}
+
+// A request line carries at most the first 512 bytes of a URI, however
+// long the URI.
+func TestLongURIsAreClippedInTheLog(t *testing.T) {
+	for _, format := range []string{"json", "text"} {
+		t.Run(format, func(t *testing.T) {
+			var log syncBuffer
+			ts := newTestServer(t, func(o *testOptions) {
+				if format == "json" {
+					o.requestLog = &log
+				} else {
+					o.logger = slog.New(slog.NewTextHandler(&log, nil))
+				}
+			})
+			long := "/issues?q=" + strings.Repeat("a", 60<<10)
+			res := ts.client(t).Get(long)
+			if res.StatusCode == http.StatusRequestURITooLong || res.StatusCode == http.StatusRequestHeaderFieldsTooLarge {
+				t.Fatalf("the server refused the URI itself (%d): nothing to log", res.StatusCode)
+			}
+			var line string
+			for _, l := range strings.Split(log.String(), "\n") {
+				if strings.Contains(l, "/issues?q=aaaa") {
+					line = l
+				}
+			}
+			if line == "" {
+				t.Fatalf("no request line for the long URI:\n%.1000s", log.String())
+			}
+			if len(line) > 1024 {
+				t.Errorf("the request line is %d bytes, want at most 1 KB", len(line))
+			}
+			if !strings.Contains(line, strings.Repeat("a", 400)) {
+				t.Errorf("the request line lost the URI's start: %s", line)
+			}
+		})
 	}
 }

@@ -1,11 +1,11 @@
 package handlers
 
 import (
+	"crypto/rand"
 	"net/http"
 	"strings"
 	"time"
 
-	"github.com/labstack/echo-contrib/echoprometheus"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
@@ -31,6 +31,8 @@ func (h *Handler) Echo() *echo.Echo {
 	// cannot move it into another rate-limit bucket.
 	e.IPExtractor = echo.ExtractIPDirect()
 
+	e.Pre(headAsGET)
+	e.Use(headRouted)
 	e.Use(h.observe)
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
 		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
@@ -48,8 +50,8 @@ func (h *Handler) Echo() *echo.Echo {
 
 	// Public: no session.
 	e.GET("/healthz", h.healthz)
-	e.GET("/metrics", echoprometheus.NewHandlerWithConfig(echoprometheus.HandlerConfig{Gatherer: h.registry}))
-	e.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", http.FileServerFS(static.FS))), staticCache)
+	// Echo's own file serving: files, never a directory's listing.
+	e.GET("/static/*", echo.StaticDirectoryHandler(static.FS, !e.EnablePathUnescapingStaticFiles), staticCache)
 
 	// Every page and form: a session, CSRF, and the user fresh from the database.
 	web := e.Group("", h.session, csrf, h.loadUser)
@@ -84,6 +86,11 @@ func (h *Handler) Echo() *echo.Echo {
 	manage.POST("/hostels", h.createHostel)
 	manage.POST("/hostels/:id", h.renameHostel)
 	signedIn.GET("/dashboard", h.showDashboard, h.allow(viewDashboard))
+	if !h.metricsAway {
+		// Unless a scraper has an address of its own (METRICS_ADDR).
+		// Not in a compressing group: Prometheus's handler compresses.
+		signedIn.GET("/metrics", echo.WrapHandler(h.Metrics()), h.allow(readMetrics))
+	}
 
 	// Live streams: never compressed or buffered.
 	streams := e.Group("", h.session, h.loadUser, requireUser)
@@ -147,15 +154,14 @@ func secureHeaders(hsts bool) echo.MiddlewareFunc {
 // has none and lives as long as a session; a safe request from a browser
 // that has one is not made to set it again on every response.
 func (h *Handler) csrf() echo.MiddlewareFunc {
-	const cookie = "_csrf"
 	check := middleware.CSRFWithConfig(middleware.CSRFConfig{
 		TokenLookup: "header:X-CSRF-Token,form:_csrf", ContextKey: csrfContextKey,
-		CookieName: cookie, CookiePath: "/", CookieMaxAge: int(h.sessions.Lifetime.Seconds()),
+		CookieName: csrfCookie, CookiePath: "/", CookieMaxAge: int(h.sessions.Lifetime.Seconds()),
 		CookieHTTPOnly: true, CookieSameSite: http.SameSiteLaxMode, CookieSecure: h.secure,
 		Skipper: func(c echo.Context) bool {
 			switch c.Request().Method {
 			case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
-				if ck, err := c.Cookie(cookie); err == nil && ck.Value != "" {
+				if ck, err := c.Cookie(csrfCookie); err == nil && ck.Value != "" {
 					c.Set(csrfContextKey, ck.Value)
 					return true
 				}
@@ -164,6 +170,28 @@ func (h *Handler) csrf() echo.MiddlewareFunc {
 		},
 	})
 	return check
+}
+
+// csrfCookie holds the CSRF token that forms and X-CSRF-Token repeat.
+const csrfCookie = "_csrf"
+
+// rotateCSRF gives the browser a new CSRF token, as a sign-in gives it a
+// new session: a token known before the sign-in (planted in the browser,
+// or read off the sign-in page) changes nothing after it. The cookie is
+// set as csrf sets it, in place of the one csrf set on this answer.
+func (h *Handler) rotateCSRF(c echo.Context) {
+	token := rand.Text()
+	hd := c.Response().Header()
+	kept := make([]string, 0, len(hd.Values("Set-Cookie")))
+	for _, v := range hd.Values("Set-Cookie") {
+		if !strings.HasPrefix(v, csrfCookie+"=") {
+			kept = append(kept, v)
+		}
+	}
+	hd["Set-Cookie"] = kept
+	c.SetCookie(&http.Cookie{Name: csrfCookie, Value: token, Path: "/", Expires: time.Now().Add(h.sessions.Lifetime),
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: h.secure})
+	c.Set(csrfContextKey, token)
 }
 
 // allow refuses users whose role may never do a, in any hostel: the

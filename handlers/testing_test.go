@@ -1,11 +1,13 @@
 package handlers
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
 	"net/http/httptest"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,13 +24,17 @@ import (
 // commit is package main's to wire, and its tests' to check.
 type testServer struct {
 	*httptest.Server
-	store *store.Store
-	echo  *echo.Echo
+	store   *store.Store
+	echo    *echo.Echo
+	handler *Handler
 }
 
 type testOptions struct {
 	issues, hostels, days int
 	perAddr, perAcct      RateLimit
+	logger                *slog.Logger // nil: logs go nowhere
+	requestLog            io.Writer    // request lines in JSON, when set
+	metricsElsewhere      bool         // /metrics is served on an address of its own
 }
 
 func newTestServer(t testing.TB, opts ...func(*testOptions)) *testServer {
@@ -46,17 +52,20 @@ func newTestServer(t testing.TB, opts ...func(*testOptions)) *testServer {
 	if _, err := st.Seed(ctx, store.SeedOptions{Hostels: o.hostels, Issues: o.issues, Days: o.days, Password: webtest.DemoPassword, Seed: 7}); err != nil {
 		t.Fatal(err)
 	}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	logger := o.logger
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
 	hub := realtime.NewHub(realtime.HubOptions{Logger: logger})
 	h := New(Options{
-		Store: st, Logger: logger, SessionSecret: []byte("test secret test secret test secret"),
-		LoginPerAddress: o.perAddr, LoginPerAccount: o.perAcct, Hub: hub,
+		Store: st, Logger: logger, RequestLog: o.requestLog, SessionSecret: []byte("test secret test secret test secret"),
+		LoginPerAddress: o.perAddr, LoginPerAccount: o.perAcct, Hub: hub, MetricsElsewhere: o.metricsElsewhere,
 	})
 	e := h.Echo()
 	srv := httptest.NewServer(e)
 	// The hub first, so that open streams end and the server can close.
 	t.Cleanup(func() { hub.Close(); srv.Close() })
-	return &testServer{Server: srv, store: st, echo: e}
+	return &testServer{Server: srv, store: st, echo: e, handler: h}
 }
 
 // client is a browser with no cookies yet.
@@ -102,4 +111,22 @@ func (ts *testServer) countRows(t testing.TB, table string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// syncBuffer is a buffer that a server's goroutines write while a test reads.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

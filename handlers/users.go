@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 	"slices"
-	"strconv"
 
 	"github.com/labstack/echo/v4"
 
@@ -82,8 +81,8 @@ func (h *Handler) createUser(c echo.Context) error {
 // updateUser moves an account between hostels, or disables or enables it.
 func (h *Handler) updateUser(c echo.Context) error {
 	ctx := c.Request().Context()
-	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
-	if err != nil {
+	id, ok := parseID(c.Param("id"))
+	if !ok {
 		return errNotFound
 	}
 	u, err := h.store.User(ctx, id)

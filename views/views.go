@@ -9,8 +9,12 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/a-h/templ"
 
@@ -50,6 +54,108 @@ type IssueCan struct {
 
 // Errors maps a form field's name to what is wrong with it.
 type Errors map[string]string
+
+// fit is what a form shows again of a value typed into a field of at
+// most max characters (its maxlength): the value's text, cut at max
+// characters. What is not text (bytes that are not UTF-8, control
+// characters but tab and line breaks, NUL among them) is left out. A
+// refused megabyte is answered with a field's worth, not a megabyte.
+func fit(s string, max int) string {
+	n, clean := 0, true
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if n == max || notText(r, size) {
+			clean = false
+			break
+		}
+		n++
+		i += size
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	n = 0
+	for i := 0; i < len(s) && n < max; {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if !notText(r, size) {
+			b.WriteString(s[i : i+size])
+			n++
+		}
+		i += size
+	}
+	return b.String()
+}
+
+func notText(r rune, size int) bool {
+	return r == utf8.RuneError && size == 1 || unicode.IsControl(r) && r != '\t' && r != '\n' && r != '\r'
+}
+
+// message is one line of an error summary: its text, and the id of the
+// field it is about when the form shows that field.
+type message struct{ Field, Text string }
+
+// summary orders errs as the form shows its fields, then the rest by name.
+func summary(errs Errors, fields []string) []message {
+	out := make([]message, 0, len(errs))
+	for _, f := range fields {
+		if msg, ok := errs[f]; ok {
+			out = append(out, message{Field: f, Text: msg})
+		}
+	}
+	rest := make([]string, 0, len(errs))
+	for f := range errs {
+		if !slices.Contains(fields, f) {
+			rest = append(rest, f)
+		}
+	}
+	slices.Sort(rest)
+	for _, f := range rest {
+		out = append(out, message{Text: errs[f]})
+	}
+	return out
+}
+
+// fieldAttrs ties a form field to its message when it has one: the
+// field is marked invalid and described by its message (after hints, the
+// ids of its other descriptions).
+func fieldAttrs(errs Errors, field string, hints ...string) templ.Attributes {
+	_, bad := errs[field]
+	a := templ.Attributes{"aria-invalid": boolAttr(bad)}
+	if bad {
+		hints = append(hints[:len(hints):len(hints)], field+"-error")
+	}
+	if len(hints) > 0 {
+		a["aria-describedby"] = strings.Join(hints, " ")
+	}
+	return a
+}
+
+// groupAttrs ties a group of fields (a fieldset) to its message.
+func groupAttrs(errs Errors, field string) templ.Attributes {
+	if _, bad := errs[field]; bad {
+		return templ.Attributes{"aria-describedby": field + "-error"}
+	}
+	return templ.Attributes{}
+}
+
+// reopenErrors is why a reporter's reopening was refused, told beside its
+// note: the row that would show it has no status form for them.
+func reopenErrors(d IssueDetail) Errors {
+	if d.Row.Err == "" {
+		return nil
+	}
+	return Errors{"reopen-note": d.Row.Err}
+}
+
+// reportFields are the report form's fields, as it shows them.
+func reportFields(p Page) []string {
+	fields := []string{"title", "category", "priority", "location", "description"}
+	if len(p.Hostels) > 1 {
+		fields = append([]string{"hostel_id"}, fields...)
+	}
+	return fields
+}
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
