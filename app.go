@@ -115,19 +115,6 @@ func (a *app) start(ctx context.Context, stdout io.Writer) error {
 	}
 	a.hub = realtime.NewHub(realtime.HubOptions{Logger: a.logger, QueueSize: queue})
 	a.web = handlers.New(handlers.Options{
-<<<<<<< HEAD
-		Store:           a.store,
-		Logger:          a.logger,
-		RequestLog:      a.requestLog,
-		Registry:        registry,
-		Dashboard:       a.dashboard,
-		Hub:             a.hub,
-		Heartbeat:       a.cfg.streamHeartbeat,
-		SessionLifetime: a.cfg.sessionLifetime,
-		Ready:           a.ready,
-		Secure:          a.cfg.TLSCert != "",
-		SessionSecret:   []byte(a.cfg.SessionSecret),
-=======
 		Store:            a.store,
 		Logger:           a.logger,
 		RequestLog:       a.requestLog,
@@ -136,10 +123,10 @@ func (a *app) start(ctx context.Context, stdout io.Writer) error {
 		Dashboard:        a.dashboard,
 		Hub:              a.hub,
 		Heartbeat:        a.cfg.streamHeartbeat,
+		SessionLifetime:  a.cfg.sessionLifetime,
 		Ready:            a.ready,
 		Secure:           a.cfg.TLSCert != "",
 		SessionSecret:    []byte(a.cfg.SessionSecret),
->>>>>>> trust-input
 	})
 	a.following = make(chan struct{})
 	a.follower = realtime.NewFollower(a.store, a.observe, transport, realtime.FollowerOptions{Logger: a.logger,
@@ -302,14 +289,6 @@ func (a *app) Serve(ctx context.Context, ln net.Listener) error {
 		<-followed
 	}()
 	go a.housekeep(fctx, time.Hour)
-<<<<<<< HEAD
-	// A stream replays up to where the hub starts (Hub.Seen): serve once
-	// the follower knows where that is.
-	select {
-	case <-a.following:
-	case <-ctx.Done():
-		return nil
-=======
 	if a.metricsServer != nil {
 		a.logger.Info("metrics listening", "url", "http://"+a.metricsListener.Addr().String()+"/metrics")
 		go func() {
@@ -317,7 +296,16 @@ func (a *app) Serve(ctx context.Context, ln net.Listener) error {
 				a.logger.Error("metrics server stopped", "err", err)
 			}
 		}()
->>>>>>> trust-input
+	}
+	// A stream replays up to where the hub starts (Hub.Seen): serve once
+	// the follower knows where that is.
+	select {
+	case <-a.following:
+	case <-ctx.Done():
+		if a.metricsServer != nil {
+			a.metricsServer.Close()
+		}
+		return nil
 	}
 	errc := make(chan error, 1)
 	go func() {

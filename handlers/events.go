@@ -4,12 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-<<<<<<< HEAD
 	"net/http"
 	"slices"
-	"strconv"
-=======
->>>>>>> trust-input
 
 	"github.com/labstack/echo/v4"
 
