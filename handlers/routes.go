@@ -3,14 +3,12 @@ package handlers
 import (
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/labstack/echo-contrib/echoprometheus"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
 	"hostelhub/static"
-	"hostelhub/views"
 )
 
 // contentSecurityPolicy allows the app's own scripts and styles and nothing
@@ -177,20 +175,6 @@ func (h *Handler) allow(a action) echo.MiddlewareFunc {
 			return next(c)
 		}
 	}
-}
-
-// loginLimiter limits sign-in attempts per client address.
-func (h *Handler) loginLimiter() echo.MiddlewareFunc {
-	return middleware.RateLimiterWithConfig(middleware.RateLimiterConfig{
-		Store: middleware.NewRateLimiterMemoryStoreWithConfig(middleware.RateLimiterMemoryStoreConfig{
-			Rate: h.loginPerAddress.limit(), Burst: h.loginPerAddress.Burst, ExpiresIn: 10 * time.Minute,
-		}),
-		IdentifierExtractor: func(c echo.Context) (string, error) { return c.RealIP(), nil },
-		DenyHandler: func(c echo.Context, _ string, _ error) error {
-			p := views.Page{Title: "Sign in", CSRF: csrfToken(c)}
-			return render(c, http.StatusTooManyRequests, views.LoginPage(p, c.FormValue("email"), tooManyLogins))
-		},
-	})
 }
 
 // staticCache lets browsers keep vendored files (their names carry their

@@ -15,6 +15,7 @@ import (
 	"hostelhub/handlers/webtest"
 	"hostelhub/realtime"
 	"hostelhub/store"
+	"hostelhub/store/limits"
 )
 
 // testServer is the whole HTTP layer over a real SQLite file. Nothing
@@ -24,16 +25,20 @@ type testServer struct {
 	*httptest.Server
 	store *store.Store
 	echo  *echo.Echo
+	h     *Handler
 }
 
 type testOptions struct {
 	issues, hostels, days int
 	perAddr, perAcct      RateLimit
+	limits                Limits          // the per-user limits; by default none a test reaches
+	limitBackend          *limits.Backend // nil: in memory
 }
 
 func newTestServer(t testing.TB, opts ...func(*testOptions)) *testServer {
 	t.Helper()
-	o := testOptions{issues: 60, hostels: 3, days: 30, perAddr: RateLimit{Every: time.Millisecond, Burst: 1000}, perAcct: RateLimit{Every: time.Millisecond, Burst: 1000}}
+	o := testOptions{issues: 60, hostels: 3, days: 30, perAddr: RateLimit{Every: time.Millisecond, Burst: 1000}, perAcct: RateLimit{Every: time.Millisecond, Burst: 1000},
+		limits: Limits{Reports: maxLimit, Comments: maxLimit, MeToo: maxLimit, Announcements: maxLimit, Streams: maxLimit}}
 	for _, f := range opts {
 		f(&o)
 	}
@@ -51,12 +56,13 @@ func newTestServer(t testing.TB, opts ...func(*testOptions)) *testServer {
 	h := New(Options{
 		Store: st, Logger: logger, SessionSecret: []byte("test secret test secret test secret"),
 		LoginPerAddress: o.perAddr, LoginPerAccount: o.perAcct, Hub: hub,
+		Limits: o.limits, LimitBackend: o.limitBackend,
 	})
 	e := h.Echo()
 	srv := httptest.NewServer(e)
 	// The hub first, so that open streams end and the server can close.
 	t.Cleanup(func() { hub.Close(); srv.Close() })
-	return &testServer{Server: srv, store: st, echo: e}
+	return &testServer{Server: srv, store: st, echo: e, h: h}
 }
 
 // client is a browser with no cookies yet.
