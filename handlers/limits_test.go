@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"html"
@@ -189,16 +190,29 @@ func TestStreamLimitAnswers(t *testing.T) {
 
 	first.Close()
 	waitForStream(t, warden, path)
-	warden.Stream(path, webtest.NoLastEventID)
 	webtest.WantStatus(t, warden.Get(path), http.StatusTooManyRequests)
 }
 
 // waitForStream waits until c may open a stream at path again (a closed
-// one is noticed by the server as its connection closes).
+// one is noticed by the server as its connection closes), and holds the
+// one it opens until the test ends.
 func waitForStream(t testing.TB, c *webtest.Client, path string) {
 	t.Helper()
 	deadline := time.Now().Add(3 * time.Second)
-	for c.OpenStream(path).StatusCode != http.StatusOK {
+	for {
+		ctx, cancel := context.WithCancel(context.Background())
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, c.Base+path, nil)
+		res, err := (&http.Client{Jar: c.HTTP.Jar}).Do(req)
+		if err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		if res.StatusCode == http.StatusOK {
+			t.Cleanup(func() { cancel(); res.Body.Close() })
+			return
+		}
+		res.Body.Close()
+		cancel()
 		if time.Now().After(deadline) {
 			t.Fatal("a closed stream still counts against the limit")
 		}
