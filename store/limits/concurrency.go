@@ -78,8 +78,8 @@ func (b *Backend) Concurrency(name string, max int) *Concurrency {
 // release gives it back; call it exactly once, when what was held ends (it
 // is safe to call again, and from any goroutine). Otherwise ok is false
 // and retryAfter is how long to wait before asking again. Acquire never
-// fails: where Redis does not answer within the backend's Timeout, this
-// instance's own holds decide.
+// fails: where Redis does not answer within the backend's Timeout (or did
+// not, within its Pause), this instance's own holds decide.
 func (c *Concurrency) Acquire(ctx context.Context, key string) (release func(), ok bool, retryAfter time.Duration) {
 	c.mu.Lock()
 	if c.local[key] >= c.max { // this instance alone holds max: no need to ask
@@ -90,7 +90,7 @@ func (c *Concurrency) Acquire(ctx context.Context, key string) (release func(), 
 	h := &hold{key: key, member: c.b.instance + ":" + strconv.FormatUint(c.seq, 10)}
 	c.mu.Unlock()
 
-	if c.b.rdb != nil {
+	if c.b.askRedis() {
 		rkey := c.redisKey(key)
 		res, err := bounded(ctx, c.b.timeout, func(ctx context.Context) ([]int64, error) {
 			return acquireScript.Run(ctx, c.b.rdb, []string{rkey}, h.member, c.max, c.b.holdTTL.Milliseconds()).Int64Slice()

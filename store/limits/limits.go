@@ -40,9 +40,12 @@
 // Each Redis call on a request's path is bounded by Options.Timeout (50 ms)
 // whether or not the client was built with ContextTimeoutEnabled. A call
 // that fails or times out is decided in memory instead, counted in
-// hostelhub_limits_redis_errors_total and logged at most once every 10 s;
-// the next call asks Redis again, so sharing resumes by itself when Redis
-// is back.
+// hostelhub_limits_redis_errors_total and logged at most once every 10 s.
+// For Options.Pause (1 s) after a failure the limits count in memory
+// without asking Redis: a dead Redis then costs requests nothing (go-redis
+// alone would spend seconds redialling, and the bound 50 ms on every
+// request). Then Redis is asked again, so sharing resumes by itself when
+// it is back. Releasing a hold always asks.
 package limits
 
 import (
@@ -70,6 +73,9 @@ const (
 	// DefaultRefreshEvery is how often an instance refreshes its holds, well
 	// within DefaultHoldTTL so that a slow or failed refresh is made up for.
 	DefaultRefreshEvery = 30 * time.Second
+	// DefaultPause is how long the limits count in memory only after a
+	// Redis call failed.
+	DefaultPause = time.Second
 )
 
 // logEvery is the minimum interval between two log lines about Redis errors.
@@ -83,6 +89,9 @@ type Options struct {
 	Prefix string
 	// Timeout bounds each Redis call on a request's path (default 50 ms).
 	Timeout time.Duration
+	// Pause is how long, after a Redis call failed, requests are counted
+	// in memory without asking Redis (default 1 s).
+	Pause time.Duration
 	// HoldTTL and RefreshEvery are a hold's expiry in Redis and how often
 	// this instance refreshes its own (defaults 90 s and 30 s).
 	HoldTTL      time.Duration
@@ -101,6 +110,7 @@ type Backend struct {
 	rdb          redis.UniversalClient
 	prefix       string
 	timeout      time.Duration
+	pause        time.Duration
 	holdTTL      time.Duration
 	refreshEvery time.Duration
 	instance     string // names this instance's holds in Redis
@@ -113,17 +123,21 @@ type Backend struct {
 	logMu      sync.Mutex
 	lastLog    time.Time
 	suppressed int
-	redisDown  atomic.Bool // the last Redis call failed; the next success is logged
+	redisDown  atomic.Bool  // the last Redis call failed; the next success is logged
+	askAfter   atomic.Int64 // Unix ns before which requests do not ask Redis
 }
 
 // New returns a backend.
 func New(o Options) *Backend {
 	b := &Backend{
-		rdb: o.Redis, prefix: o.Prefix, timeout: o.Timeout, holdTTL: o.HoldTTL, refreshEvery: o.RefreshEvery,
+		rdb: o.Redis, prefix: o.Prefix, timeout: o.Timeout, pause: o.Pause, holdTTL: o.HoldTTL, refreshEvery: o.RefreshEvery,
 		log: o.Logger, met: newMetrics(o.Registerer), done: make(chan struct{}),
 	}
 	if b.timeout <= 0 {
 		b.timeout = DefaultTimeout
+	}
+	if b.pause <= 0 {
+		b.pause = DefaultPause
 	}
 	if b.holdTTL <= 0 {
 		b.holdTTL = DefaultHoldTTL
@@ -175,12 +189,20 @@ func bounded[T any](ctx context.Context, d time.Duration, fn func(context.Contex
 	}
 }
 
-// redisFailed counts a Redis error and logs it, at most once every logEvery.
+// askRedis reports whether a request should ask Redis: there is one, and
+// no call failed within the pause.
+func (b *Backend) askRedis() bool {
+	return b.rdb != nil && time.Now().UnixNano() >= b.askAfter.Load()
+}
+
+// redisFailed counts a Redis error, pauses asking Redis, and logs it, at
+// most once every logEvery.
 func (b *Backend) redisFailed(op, key string, err error) {
 	b.met.redisErrors.WithLabelValues(op).Inc()
 	b.redisDown.Store(true)
-	b.logMu.Lock()
 	now := time.Now()
+	b.askAfter.Store(now.Add(b.pause).UnixNano())
+	b.logMu.Lock()
 	if !b.lastLog.IsZero() && now.Sub(b.lastLog) < logEvery {
 		b.suppressed++
 		b.logMu.Unlock()

@@ -47,10 +47,10 @@ func (b *Backend) Rate(name string, r Rate) *RateLimiter {
 
 // Allow counts one event for key if the rate allows it now. Otherwise it
 // counts nothing and says how long until one more would be allowed. It
-// never fails: where Redis does not answer within the backend's Timeout,
-// this instance's memory decides.
+// never fails: where Redis does not answer within the backend's Timeout
+// (or did not, within its Pause), this instance's memory decides.
 func (l *RateLimiter) Allow(ctx context.Context, key string) (ok bool, retryAfter time.Duration) {
-	if l.rl != nil {
+	if l.b.askRedis() {
 		rkey := l.b.prefix + l.name + ":" + key
 		res, err := bounded(ctx, l.b.timeout, func(ctx context.Context) (*redis_rate.Result, error) {
 			return l.rl.Allow(ctx, rkey, l.limit)
