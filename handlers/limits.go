@@ -167,7 +167,7 @@ func (h *Handler) limit(kind limitKind) echo.MiddlewareFunc {
 	if l == nil {
 		panic(fmt.Sprintf("handlers: no write limit %q", kind))
 	}
-	n := *h.limits.set.field(kind)
+	n := int64(*h.limits.set.field(kind))
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			u := currentUser(c)
@@ -198,7 +198,7 @@ func (h *Handler) limit(kind limitKind) echo.MiddlewareFunc {
 func (h *Handler) acquireStream(c echo.Context, u *store.User) (release func(), err error) {
 	release, ok, retry := h.limits.streams.Acquire(c.Request().Context(), userKey(u))
 	if !ok {
-		return nil, &tooMany{kind: limitStreams, limit: h.limits.set.Streams, retryAfter: retry}
+		return nil, &tooMany{kind: limitStreams, limit: int64(h.limits.set.Streams), retryAfter: retry}
 	}
 	return release, nil
 }
@@ -234,7 +234,7 @@ func (h *Handler) loginLimiter() echo.MiddlewareFunc {
 // has changed.
 type tooMany struct {
 	kind       limitKind
-	limit      int
+	limit      int64
 	retryAfter time.Duration
 }
 
@@ -242,17 +242,25 @@ func (e *tooMany) Error() string {
 	when := "Try again in " + inWords(e.retryAfter) + "."
 	switch e.kind {
 	case limitReports:
-		return fmt.Sprintf("You have reported %d issues in the last hour, the most one person may. %s", e.limit, when)
+		return fmt.Sprintf("You have reported %s in the last hour, the most one person may. %s", count(e.limit, "issue"), when)
 	case limitComments:
-		return fmt.Sprintf("You have written %d comments in the last hour, the most one person may. %s", e.limit, when)
+		return fmt.Sprintf("You have written %s in the last hour, the most one person may. %s", count(e.limit, "comment"), when)
 	case limitMeToo:
-		return fmt.Sprintf("You have said “me too” %d times in the last hour, the most one person may. %s", e.limit, when)
+		return fmt.Sprintf("You have said “me too” %s in the last hour, the most one person may. %s", count(e.limit, "time"), when)
 	case limitAnnouncements:
-		return fmt.Sprintf("You have posted %d announcements in the last hour, the most one person may. %s", e.limit, when)
+		return fmt.Sprintf("You have posted %s in the last hour, the most one person may. %s", count(e.limit, "announcement"), when)
 	case limitStreams:
-		return fmt.Sprintf("You have %d live pages open, the most one person may at once. Close one, or try again in %s.", e.limit, inWords(e.retryAfter))
+		return fmt.Sprintf("You have %s open, the most one person may at once. Close one, or try again in %s.", count(e.limit, "live page"), inWords(e.retryAfter))
 	}
 	return "Too many requests. " + when
+}
+
+// count is n things, in words: "1 issue", "30 issues".
+func count(n int64, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return strconv.FormatInt(n, 10) + " " + unit + "s"
 }
 
 // retrySeconds is Retry-After: whole seconds, rounded up, at least 1.
@@ -267,22 +275,16 @@ func setRetryAfter(c echo.Context, d time.Duration) {
 // inWords says a wait as a person would: "40 seconds", "12 minutes", "1 hour".
 func inWords(d time.Duration) string {
 	s := retrySeconds(d)
-	plural := func(n int64, unit string) string {
-		if n == 1 {
-			return "1 " + unit
-		}
-		return strconv.FormatInt(n, 10) + " " + unit + "s"
-	}
 	if s < 60 {
-		return plural(s, "second")
+		return count(s, "second")
 	}
 	m := (s + 59) / 60
 	if m < 60 {
-		return plural(m, "minute")
+		return count(m, "minute")
 	}
 	h, m := m/60, m%60
 	if m == 0 {
-		return plural(h, "hour")
+		return count(h, "hour")
 	}
-	return plural(h, "hour") + " and " + plural(m, "minute")
+	return count(h, "hour") + " and " + count(m, "minute")
 }

@@ -128,14 +128,16 @@ func TestWriteLimitAnswers(t *testing.T) {
 		t.Errorf("%d issues written, want 2: a refusal wrote one", got)
 	}
 
-	// htmx: "me too" on and off, then a toast in #toasts, the row untouched.
-	other := ts.issueOf(t, 1, store.StatusOpen, ts.user(t, "student1@demo.test").ID)
-	metoo := fmt.Sprintf("/limited/issues/%d/metoo", other.ID)
-	target := fmt.Sprintf("issue-%d", other.ID)
-	webtest.WantStatus(t, student.HTMX(http.MethodPost, metoo, nil, target), http.StatusOK)
-	webtest.WantStatus(t, student.HTMX(http.MethodPost, metoo, nil, target), http.StatusOK)
+	// htmx: "me too" on two issues, then a toast in #toasts, and no row
+	// for the third issue.
+	others := newIssuesBy(t, ts, 1, "warden1@demo.test", 3)
+	metoo := func(id int64) webtest.Response {
+		return student.HTMX(http.MethodPost, fmt.Sprintf("/limited/issues/%d/metoo", id), nil, fmt.Sprintf("issue-%d", id))
+	}
 	metoos := ts.countRows(t, "metoos")
-	res = student.HTMX(http.MethodPost, metoo, nil, target)
+	webtest.WantStatus(t, metoo(others[0]), http.StatusOK)
+	webtest.WantStatus(t, metoo(others[1]), http.StatusOK)
+	res = metoo(others[2])
 	wantRefused(t, res, 1800, "You have said “me too” 2 times in the last hour")
 	if res.Header.Get("HX-Retarget") != "#toasts" || res.Header.Get("HX-Reswap") != "beforeend" {
 		t.Errorf("htmx refusal: HX-Retarget %q, HX-Reswap %q; want #toasts, beforeend", res.Header.Get("HX-Retarget"), res.Header.Get("HX-Reswap"))
@@ -143,8 +145,8 @@ func TestWriteLimitAnswers(t *testing.T) {
 	if !strings.Contains(res.Body, `class="toast"`) || strings.Contains(res.Body, "<html") {
 		t.Errorf("htmx refusal is not a toast:\n%s", res.Body)
 	}
-	if got := ts.countRows(t, "metoos"); got != metoos {
-		t.Errorf("a refused me too changed the rows: %d, want %d", got, metoos)
+	if got := ts.countRows(t, "metoos") - metoos; got != 2 {
+		t.Errorf("%d me-toos written, want 2: a refusal wrote one", got)
 	}
 	// The pages' htmx swaps a 429 (into #toasts, as the answer says).
 	if page := html.UnescapeString(student.Get("/issues").Body); !strings.Contains(page, `{"code":"429","swap":true}`) {
@@ -175,6 +177,21 @@ func TestWriteLimitAnswers(t *testing.T) {
 		webtest.WantStatus(t, warden.PostForm("/limited/announcements", announcement), http.StatusSeeOther)
 	}
 	wantRefused(t, warden.PostForm("/limited/announcements", announcement), 1800, "You have posted 2 announcements in the last hour")
+}
+
+// newIssuesBy reports n issues in a hostel as the user with email.
+func newIssuesBy(t testing.TB, ts *testServer, hostelID int64, email string, n int) []int64 {
+	t.Helper()
+	var ids []int64
+	for i := range n {
+		id, err := ts.store.CreateIssue(context.Background(), store.NewIssue{HostelID: hostelID, ReporterID: ts.user(t, email).ID,
+			Title: fmt.Sprintf("Light %d flickers", i), Category: "electrical", Priority: store.Normal})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	return ids
 }
 
 // A user holds at most Limits.Streams streams; one more is 429 until one
@@ -224,7 +241,7 @@ func waitForStream(t testing.TB, c *webtest.Client, path string) {
 func TestStreamLimitSharedByInstances(t *testing.T) {
 	rdb, prefix := redistest.Client(t), redistest.Prefix(t)
 	backend := func() *limits.Backend {
-		b := limits.New(limits.Options{Redis: rdb, Prefix: prefix, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		b := limits.New(limits.Options{Redis: rdb, Prefix: prefix, Timeout: time.Second, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 		t.Cleanup(b.Close)
 		return b
 	}
@@ -247,7 +264,7 @@ func TestStreamLimitSharedByInstances(t *testing.T) {
 func TestSignInLimitSharedByInstances(t *testing.T) {
 	rdb, prefix := redistest.Client(t), redistest.Prefix(t)
 	backend := func() *limits.Backend {
-		return limits.New(limits.Options{Redis: rdb, Prefix: prefix, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		return limits.New(limits.Options{Redis: rdb, Prefix: prefix, Timeout: time.Second, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	}
 	perAddr := RateLimit{Every: time.Hour, Burst: 3}
 	a := newTestServer(t, func(o *testOptions) { o.perAddr, o.limitBackend = perAddr, backend() })
@@ -302,7 +319,7 @@ func TestParseLimits(t *testing.T) {
 	}
 }
 
-func TestRetryInWords(t *testing.T) {
+func TestLimitMessages(t *testing.T) {
 	for d, want := range map[time.Duration]string{
 		time.Millisecond:                  "1 second",
 		40 * time.Second:                  "40 seconds",
@@ -316,6 +333,22 @@ func TestRetryInWords(t *testing.T) {
 	} {
 		if got := inWords(d); got != want {
 			t.Errorf("inWords(%v) = %q, want %q", d, got, want)
+		}
+	}
+	for _, tc := range []struct {
+		kind limitKind
+		n    int64
+		want string
+	}{
+		{limitReports, 1, "You have reported 1 issue in the last hour"},
+		{limitComments, 1, "You have written 1 comment in"},
+		{limitMeToo, 1, "You have said “me too” 1 time in"},
+		{limitAnnouncements, 1, "You have posted 1 announcement in"},
+		{limitStreams, 1, "You have 1 live page open"},
+		{limitStreams, 16, "You have 16 live pages open"},
+	} {
+		if got := (&tooMany{kind: tc.kind, limit: tc.n, retryAfter: time.Second}).Error(); !strings.HasPrefix(got, tc.want) {
+			t.Errorf("%s over %d: %q, want it to start %q", tc.kind, tc.n, got, tc.want)
 		}
 	}
 	if got := retrySeconds(1500 * time.Millisecond); got != 2 {
