@@ -103,7 +103,8 @@ func (a *app) start(ctx context.Context, stdout io.Writer) error {
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.dashboard = cache.New(cache.Options{Name: "dashboard", Redis: a.redis, Prefix: "hostelhub:" + epoch + ":", Registerer: registry, Logger: a.logger})
 	a.dashboard.Advance(latest)
-	a.limits = limits.New(limits.Options{Redis: a.redis, Prefix: "hostelhub:" + epoch + ":limits:", Registerer: registry, Logger: a.logger})
+	a.limits = limits.New(limits.Options{Redis: a.redis, Prefix: "hostelhub:" + epoch + ":limits:", Timeout: a.cfg.limitsTimeout,
+		Registerer: registry, Logger: a.logger})
 	// A stream writes straight to its socket, so a short queue is enough
 	// to ride out a burst; one that overflows replays on reconnect.
 	queue := a.cfg.streamQueue

@@ -42,6 +42,7 @@ type config struct {
 	passwordCost    int           // bcrypt cost; 0 is bcrypt's default (tests lower it)
 	streamHeartbeat time.Duration // a stream's longest silence; 0 is the handlers' default (tests shorten it)
 	streamQueue     int           // each stream's queue; 0 is app.go's default (tests shrink it)
+	limitsTimeout   time.Duration // bounds each Redis call of the limits; 0 is store/limits' default (tests of sharing lengthen it)
 	testLog         io.Writer     // where the app logs JSON; nil: tests log nowhere
 }
 

@@ -64,14 +64,14 @@ func (h *Handler) Echo() *echo.Echo {
 
 	pages.GET("/issues", h.listIssues)
 	pages.GET("/issues/new", h.showNewIssue, h.allow(reportIssue))
-	pages.POST("/issues", h.createIssue, h.allow(reportIssue))
+	pages.POST("/issues", h.createIssue, h.allow(reportIssue), h.limit(limitReports))
 	pages.GET("/issues/:id", h.showIssue)
 	pages.POST("/issues/:id/status", h.changeStatus)
-	pages.POST("/issues/:id/comments", h.addComment)
-	pages.POST("/issues/:id/metoo", h.addMeToo, h.allow(meToo))
+	pages.POST("/issues/:id/comments", h.addComment, h.limit(limitComments))
+	pages.POST("/issues/:id/metoo", h.addMeToo, h.allow(meToo), h.limit(limitMeToo))
 
 	pages.GET("/announcements", h.listAnnouncements)
-	pages.POST("/announcements", h.createAnnouncement, h.allow(announce))
+	pages.POST("/announcements", h.createAnnouncement, h.allow(announce), h.limit(limitAnnouncements))
 
 	// Management only.
 	manage := pages.Group("", h.allow(manageAccounts))
@@ -93,7 +93,7 @@ func (h *Handler) Echo() *echo.Echo {
 	api := e.Group("/api", answerJSON, h.session, csrf, h.loadUser, requireUser)
 	apiPages := api.Group("", gzip)
 	apiPages.GET("/issues", h.apiListIssues)
-	apiPages.POST("/issues", h.apiCreateIssue, h.allow(reportIssue))
+	apiPages.POST("/issues", h.apiCreateIssue, h.allow(reportIssue), h.limit(limitReports))
 	apiPages.PATCH("/issues/:id/status", h.apiChangeStatus)
 	api.GET("/dashboard/summary", h.dashboardSummary, h.allow(viewDashboard))
 
