@@ -30,8 +30,9 @@ clean:
 	rm -f hostelhub hostelhub.db hostelhub.db-shm hostelhub.db-wal
 
 # Attackers and faults, with the figures: inputs tried, faults injected,
+# rapid writes refused by the limits,
 # requests answered, 5xx seen, events and rows lost.
-HARDEN_TESTS = CSRF|XSS|SecurityHeaders|CookieFlags|SignInTiming|SignInIsRateLimited|FiftyConcurrentWriters|StuckStream|RandomDisconnects|Outage|Harden|Authorisation|Validation|BodiesOverTheLimit
+HARDEN_TESTS = CSRF|XSS|SecurityHeaders|CookieFlags|SignInTiming|SignInIsRateLimited|SignInLimit|WriteLimit|StreamLimit|RapidReports|FiftyConcurrentWriters|StuckStream|RandomDisconnects|Outage|Harden|Authorisation|Validation|BodiesOverTheLimit
 harden:
 	@$(GO) test -count=1 -v -run '$(HARDEN_TESTS)' . ./handlers/ 2>&1 | tee /tmp/hostelhub-harden.log | grep -E '^(--- FAIL|FAIL|ok)' ; \
 	echo; echo "== hostelhub hardening figures"; grep -hE 'harden: |routes, [0-9]+ requests|events of hostel|stuck stream dropped' /tmp/hostelhub-harden.log | sed 's/^ *[a-z_]*_test.go:[0-9]*: /  /'; \

@@ -19,6 +19,7 @@ import (
 	"hostelhub/realtime"
 	"hostelhub/store"
 	"hostelhub/store/cache"
+	"hostelhub/store/limits"
 )
 
 // app is a running hostelhub: the store, the one path every change takes
@@ -43,6 +44,7 @@ type app struct {
 	store      *store.Store
 	redis      redis.UniversalClient // nil without REDIS_URL
 	dashboard  *cache.Cache
+	limits     *limits.Backend // the per-user and sign-in limits' counts
 	hub        *realtime.Hub
 	web        *handlers.Handler
 	follower   *realtime.Follower
@@ -88,7 +90,7 @@ func (a *app) start(ctx context.Context, stdout io.Writer) error {
 	}
 	var transport realtime.Transport
 	if a.cfg.RedisURL == "" {
-		a.logger.Warn("no REDIS_URL: the dashboard cache and live events stay inside this one process; run one instance only")
+		a.logger.Warn("no REDIS_URL: the dashboard cache, live events and limits stay inside this one process; run one instance only")
 	} else {
 		opts, err := redis.ParseURL(a.cfg.RedisURL)
 		if err != nil {
@@ -107,6 +109,8 @@ func (a *app) start(ctx context.Context, stdout io.Writer) error {
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.dashboard = cache.New(cache.Options{Name: "dashboard", Redis: a.redis, Prefix: "hostelhub:" + epoch + ":", Registerer: registry, Logger: a.logger})
 	a.dashboard.Advance(latest)
+	a.limits = limits.New(limits.Options{Redis: a.redis, Prefix: "hostelhub:" + epoch + ":limits:", Timeout: a.cfg.limitsTimeout,
+		Registerer: registry, Logger: a.logger})
 	// A stream writes straight to its socket, so a short queue is enough
 	// to ride out a burst; one that overflows replays on reconnect.
 	queue := a.cfg.streamQueue
@@ -127,6 +131,8 @@ func (a *app) start(ctx context.Context, stdout io.Writer) error {
 		Ready:            a.ready,
 		Secure:           a.cfg.TLSCert != "",
 		SessionSecret:    []byte(a.cfg.SessionSecret),
+		Limits:           a.cfg.Limits,
+		LimitBackend:     a.limits,
 	})
 	a.following = make(chan struct{})
 	a.follower = realtime.NewFollower(a.store, a.observe, transport, realtime.FollowerOptions{Logger: a.logger,
@@ -348,6 +354,9 @@ func (a *app) Close() error {
 	}
 	if a.notify != nil {
 		close(a.notify)
+	}
+	if a.limits != nil {
+		a.limits.Close()
 	}
 	if a.redis != nil {
 		a.redis.Close()

@@ -136,11 +136,16 @@ func sum5xx(rs []*reporter) (answered, fivexx, cut int) {
 	return
 }
 
+// unlimitedReports lets the load's reporters write as fast as the server
+// answers, as they did before reports were limited, so that writes are in
+// flight when the server is stopped (TestRapidReportsRefused is the limit's).
+const unlimitedReports = "LIMITS=reports=1000000"
+
 // SIGTERM under load: requests in flight finish, and every issue the server
 // acknowledged is in the database after it stops.
 func TestHardenSIGTERMUnderLoad(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "hostelhub.db")
-	p := startProcess(t, "", "DEMO=1", "DATABASE_URL="+db, "SHUTDOWN_GRACE=10s")
+	p := startProcess(t, "", "DEMO=1", "DATABASE_URL="+db, "SHUTDOWN_GRACE=10s", unlimitedReports)
 	stop := make(chan struct{})
 	rs := load(t, p.Base, 20, stop)
 	time.Sleep(1500 * time.Millisecond)
@@ -166,7 +171,7 @@ func TestHardenSIGTERMUnderLoad(t *testing.T) {
 // kill -9 under load loses nothing acknowledged: a 201 means committed.
 func TestHardenKill9UnderLoad(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "hostelhub.db")
-	p := startProcess(t, "", "DEMO=1", "DATABASE_URL="+db)
+	p := startProcess(t, "", "DEMO=1", "DATABASE_URL="+db, unlimitedReports)
 	stop := make(chan struct{})
 	rs := load(t, p.Base, 20, stop)
 	time.Sleep(1500 * time.Millisecond)

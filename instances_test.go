@@ -92,7 +92,8 @@ func TestShutdownEndsStreams(t *testing.T) {
 // and when Redis is back, notifications and the shared cache work again.
 func TestRedisOutageIsNotAnOutage(t *testing.T) {
 	srv := redistest.Start(t)
-	a := newTestApp(t, withRedisURL(srv.URL()))
+	// The student reports until notifications are quick again: maybe more than an hour's reports.
+	a := newTestApp(t, withRedisURL(srv.URL()), withLimits("reports=1000"))
 	b := startApp(t, a.cfg)
 	admin, student := a.login("admin@demo.test"), a.login("student1@demo.test")
 	onA := student.Stream("/hostels/1/events", webtest.NoLastEventID)

@@ -18,6 +18,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"hostelhub/handlers"
 )
 
 // demoSecret keys sessions in demo mode, which is for a laptop only.
@@ -34,12 +36,14 @@ type config struct {
 	TLSKey        string
 	LogFormat     string
 	ShutdownGrace time.Duration
-	MetricsAddr   string // where /metrics is served on its own; empty: on Addr, to management
+	MetricsAddr   string          // where /metrics is served on its own; empty: on Addr, to management
+	Limits        handlers.Limits // per user: writes per hour, streams open at once
 
 	// Not settings: what tests change, left zero in a deployment.
 	passwordCost    int           // bcrypt cost; 0 is bcrypt's default (tests lower it)
 	streamHeartbeat time.Duration // a stream's longest silence; 0 is the handlers' default (tests shorten it)
 	streamQueue     int           // each stream's queue; 0 is app.go's default (tests shrink it)
+	limitsTimeout   time.Duration // bounds each Redis call of the limits; 0 is store/limits' default (tests of sharing lengthen it)
 	testLog         io.Writer     // where the app logs JSON; nil: tests log nowhere
 	sessionLifetime time.Duration // how long a sign-in lasts; 0 is the handlers' default (tests shorten it)
 }
@@ -68,8 +72,12 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (c
 		return c, fmt.Errorf("SHUTDOWN_GRACE: %w", err)
 	}
 	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", grace, "how long in-flight requests may take to finish at shutdown (SHUTDOWN_GRACE)")
+	limitSpec := fs.String("limits", env("LIMITS", ""), "the most one user may write per hour, by kind, and hold open as streams (LIMITS); kinds not named keep their default, "+handlers.DefaultLimits().String())
 	if err := fs.Parse(args); err != nil {
 		return c, err
+	}
+	if c.Limits, err = handlers.ParseLimits(*limitSpec); err != nil {
+		return c, fmt.Errorf("LIMITS: %w", err)
 	}
 	if c.SessionSecret == "" {
 		if !c.Demo {

@@ -52,7 +52,7 @@ func hostelhubBinary(t testing.TB) string {
 
 // settings are the environment variables hostelhub reads: none of the
 // test environment's own (a REDIS_URL, say) reaches a server under test.
-var settings = []string{"ADDR", "DATABASE_URL", "REDIS_URL", "SESSION_SECRET", "DEMO", "TLS_CERT", "TLS_KEY", "LOG_FORMAT", "SHUTDOWN_GRACE", "METRICS_ADDR"}
+var settings = []string{"ADDR", "DATABASE_URL", "REDIS_URL", "SESSION_SECRET", "DEMO", "TLS_CERT", "TLS_KEY", "LOG_FORMAT", "SHUTDOWN_GRACE", "METRICS_ADDR", "LIMITS"}
 
 // serverProcess is hostelhub running as a child process.
 type serverProcess struct {

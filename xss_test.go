@@ -122,7 +122,8 @@ func inert(t *testing.T, where, doc string) {
 // Every free-text field comes back inert in pages, htmx fragments, stream
 // events and JSON, for a corpus of XSS payloads.
 func TestXSSPayloadsComeBackInert(t *testing.T) {
-	a := newTestApp(t)
+	// One report, comment and announcement per payload: more than a person's hour.
+	a := newTestApp(t, withLimits("reports=1000,comments=1000,announcements=1000"))
 	student := a.login("student1@demo.test")
 	warden := a.login("warden1@demo.test")
 	admin := a.login("admin@demo.test")

@@ -4,12 +4,9 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/labstack/echo/v4"
 	"golang.org/x/crypto/bcrypt"
-	"golang.org/x/time/rate"
 
 	"hostelhub/store"
 	"hostelhub/views"
@@ -37,7 +34,8 @@ func (h *Handler) login(c echo.Context) error {
 	fail := func(status int, msg string) error {
 		return render(c, status, views.LoginPage(h.page(c, "Sign in"), email, msg))
 	}
-	if !h.loginPerAccount.allow(strings.ToLower(email)) {
+	if ok, retry := h.limits.loginPerAccount.Allow(ctx, accountKey(email)); !ok {
+		setRetryAfter(c, retry)
 		return fail(http.StatusTooManyRequests, tooManyLogins)
 	}
 	u, err := h.store.UserByEmail(ctx, email)
@@ -91,43 +89,4 @@ func home(u *store.User) string {
 		return "/dashboard"
 	}
 	return "/issues"
-}
-
-// accountLimiter limits sign-in attempts per account name, whoever makes them.
-type accountLimiter struct {
-	mu      sync.Mutex
-	limit   RateLimit
-	buckets map[string]*accountBucket
-	swept   time.Time
-}
-
-type accountBucket struct {
-	lim  *rate.Limiter
-	seen time.Time
-}
-
-func newAccountLimiter(l RateLimit) *accountLimiter {
-	return &accountLimiter{limit: l, buckets: make(map[string]*accountBucket)}
-}
-
-func (a *accountLimiter) allow(account string) bool {
-	now := time.Now()
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	// Forget idle accounts now and then, so guessing many names costs no memory.
-	if now.Sub(a.swept) > time.Minute {
-		for k, b := range a.buckets {
-			if now.Sub(b.seen) > 10*time.Minute {
-				delete(a.buckets, k)
-			}
-		}
-		a.swept = now
-	}
-	b := a.buckets[account]
-	if b == nil {
-		b = &accountBucket{lim: rate.NewLimiter(a.limit.limit(), a.limit.Burst)}
-		a.buckets[account] = b
-	}
-	b.seen = now
-	return b.lim.AllowN(now, 1)
 }

@@ -34,9 +34,12 @@ func unprocessable(errs views.Errors) error { return &fieldErrors{fields: errs} 
 func errorStatus(err error) int {
 	var he *echo.HTTPError
 	var fe *fieldErrors
+	var tm *tooMany
 	switch {
 	case errors.As(err, &fe):
 		return http.StatusUnprocessableEntity
+	case errors.As(err, &tm):
+		return http.StatusTooManyRequests
 	case errors.As(err, &he):
 		return he.Code
 	}
@@ -45,6 +48,8 @@ func errorStatus(err error) int {
 
 // handleError is the one error handler: it answers JSON to the JSON API, a
 // page elsewhere, never a stack trace, and logs only what is the server's fault.
+// A limit's refusal carries Retry-After, and to htmx it is a toast: the
+// page a user acted on stays as it was, with the message beside it.
 func (h *Handler) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
@@ -53,9 +58,13 @@ func (h *Handler) handleError(err error, c echo.Context) {
 	var fields views.Errors
 	var he *echo.HTTPError
 	var fe *fieldErrors
+	var tm *tooMany
 	switch {
 	case errors.As(err, &fe):
 		msg, fields = fe.Error(), fe.fields
+	case errors.As(err, &tm):
+		msg = tm.Error()
+		setRetryAfter(c, tm.retryAfter)
 	case errors.As(err, &he):
 		msg = fmt.Sprint(he.Message)
 		if code == http.StatusNotFound {
@@ -78,6 +87,9 @@ func (h *Handler) handleError(err error, c echo.Context) {
 			body["fields"] = fields
 		}
 		err = c.JSON(code, body)
+	} else if tm != nil && isHTMX(c) {
+		toastInstead(c)
+		err = render(c, code, views.Toast(msg, ""))
 	} else {
 		p := views.Page{Title: msg, Viewer: viewer(currentUser(c)), CSRF: csrfToken(c)}
 		err = render(c, code, views.ErrorPage(p, code, msg))

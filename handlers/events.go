@@ -65,7 +65,12 @@ func (h *Handler) stream(c echo.Context, u *store.User, hostelIDs []int64) error
 	if !found {
 		return echo.NewHTTPError(http.StatusUnauthorized, "Sign in first.")
 	}
+	release, err := h.acquireStream(c, u) // a user's open streams, across instances
+	if err != nil {
+		return err
+	}
 	err = h.hub.Serve(c.Response(), c.Request(), realtime.StreamOptions{
+		Done:        release,
 		HostelIDs:   hostelIDs,
 		Audience:    audience,
 		UserID:      u.ID,

@@ -19,11 +19,11 @@ import (
 	"github.com/alexedwards/scs/v2"
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/time/rate"
 
 	"hostelhub/realtime"
 	"hostelhub/store"
 	"hostelhub/store/cache"
+	"hostelhub/store/limits"
 	"hostelhub/views"
 )
 
@@ -50,6 +50,13 @@ type Options struct {
 	Ready func(ctx context.Context) error
 	// Secure marks cookies Secure and sends HSTS: the app is served over TLS.
 	Secure bool
+	// Limits are the most one user may write per hour, by kind, and hold
+	// open at once; zero fields take DefaultLimits'.
+	Limits Limits
+	// LimitBackend counts the limits, the sign-in limits too: in Redis when
+	// it was built with a client, for every instance together; nil counts
+	// in this process.
+	LimitBackend *limits.Backend
 	// Sign-in limits: per client address and per account.
 	LoginPerAddress RateLimit
 	LoginPerAccount RateLimit
@@ -65,8 +72,6 @@ type RateLimit struct {
 	Burst int
 }
 
-func (r RateLimit) limit() rate.Limit { return rate.Every(r.Every) }
-
 // Handler holds what every route needs.
 type Handler struct {
 	store        *store.Store
@@ -81,14 +86,13 @@ type Handler struct {
 	secure       bool
 	metricsAway  bool // no /metrics route: Metrics is served elsewhere
 
-	frames          pageFrames // the dashboard's page around its fragment
-	metrics         *requestMetrics
-	requests        *requestLog
-	requestID       func() string
-	loginPerAddress RateLimit
-	loginPerAccount *accountLimiter
-	dummyHash       []byte // compared against for unknown emails, so timing tells nothing
-	flashKey        []byte // signs flash cookies
+	frames    pageFrames // the dashboard's page around its fragment
+	metrics   *requestMetrics
+	requests  *requestLog
+	requestID func() string
+	limits    limiters
+	dummyHash []byte // compared against for unknown emails, so timing tells nothing
+	flashKey  []byte // signs flash cookies
 }
 
 // New builds the handlers.
@@ -108,6 +112,9 @@ func New(o Options) *Handler {
 	if o.LoginPerAccount.Every == 0 {
 		o.LoginPerAccount = RateLimit{Every: 12 * time.Second, Burst: 10}
 	}
+	if o.LimitBackend == nil {
+		o.LimitBackend = limits.New(limits.Options{Logger: o.Logger, Registerer: o.Registry})
+	}
 	sessionStore := o.Store.Sessions(o.SessionSecret)
 	sm := scs.New()
 	sm.Store = sessionStore
@@ -119,23 +126,22 @@ func New(o Options) *Handler {
 	sm.Cookie.Secure = o.Secure
 	sm.Cookie.Persist = true
 	h := &Handler{
-		store:           o.Store,
-		logger:          o.Logger,
-		sessions:        sm,
-		sessionStore:    sessionStore,
-		registry:        o.Registry,
-		dashboard:       o.Dashboard,
-		hub:             o.Hub,
-		heartbeat:       o.Heartbeat,
-		ready:           o.Ready,
-		secure:          o.Secure,
-		metricsAway:     o.MetricsElsewhere,
-		loginPerAddress: o.LoginPerAddress,
-		loginPerAccount: newAccountLimiter(o.LoginPerAccount),
-		flashKey:        flashKey(o.SessionSecret),
-		metrics:         newRequestMetrics(o.Registry),
-		requests:        &requestLog{json: o.RequestLog, logger: o.Logger},
-		requestID:       requestIDs(),
+		store:        o.Store,
+		logger:       o.Logger,
+		sessions:     sm,
+		sessionStore: sessionStore,
+		registry:     o.Registry,
+		dashboard:    o.Dashboard,
+		hub:          o.Hub,
+		heartbeat:    o.Heartbeat,
+		ready:        o.Ready,
+		secure:       o.Secure,
+		metricsAway:  o.MetricsElsewhere,
+		limits:       newLimiters(o.LimitBackend, o.Limits.orDefaults(), o.LoginPerAddress, o.LoginPerAccount),
+		flashKey:     flashKey(o.SessionSecret),
+		metrics:      newRequestMetrics(o.Registry),
+		requests:     &requestLog{json: o.RequestLog, logger: o.Logger},
+		requestID:    requestIDs(),
 	}
 	dummy, _ := o.Store.HashPassword("not a password anyone has")
 	h.dummyHash = []byte(dummy)

@@ -12,6 +12,8 @@ const (
 	hxBoosted  = "HX-Boosted"
 	hxRedirect = "HX-Redirect"
 	hxTarget   = "HX-Target"
+	hxRetarget = "HX-Retarget"
+	hxReswap   = "HX-Reswap"
 )
 
 // isHTMX reports whether htmx sent the request to swap a fragment.
@@ -30,4 +32,13 @@ func redirect(c echo.Context, url string) error {
 		return c.NoContent(http.StatusOK)
 	}
 	return c.Redirect(http.StatusSeeOther, url)
+}
+
+// toastInstead makes htmx add the answer to the page's toasts (#toasts,
+// the aria-live region) instead of swapping what the request aimed at:
+// for a refusal that changes nothing but must be seen and heard.
+func toastInstead(c echo.Context) {
+	hd := c.Response().Header()
+	hd.Set(hxRetarget, "#toasts")
+	hd.Set(hxReswap, "beforeend")
 }

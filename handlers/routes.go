@@ -10,7 +10,6 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"hostelhub/static"
-	"hostelhub/views"
 )
 
 // contentSecurityPolicy allows the app's own scripts and styles and nothing
@@ -68,14 +67,14 @@ func (h *Handler) Echo() *echo.Echo {
 
 	pages.GET("/issues", h.listIssues)
 	pages.GET("/issues/new", h.showNewIssue, h.allow(reportIssue))
-	pages.POST("/issues", h.createIssue, h.allow(reportIssue))
+	pages.POST("/issues", h.createIssue, h.allow(reportIssue), h.limit(limitReports))
 	pages.GET("/issues/:id", h.showIssue)
 	pages.POST("/issues/:id/status", h.changeStatus)
-	pages.POST("/issues/:id/comments", h.addComment)
-	pages.POST("/issues/:id/metoo", h.addMeToo, h.allow(meToo))
+	pages.POST("/issues/:id/comments", h.addComment, h.limit(limitComments))
+	pages.POST("/issues/:id/metoo", h.addMeToo, h.allow(meToo), h.limit(limitMeToo))
 
 	pages.GET("/announcements", h.listAnnouncements)
-	pages.POST("/announcements", h.createAnnouncement, h.allow(announce))
+	pages.POST("/announcements", h.createAnnouncement, h.allow(announce), h.limit(limitAnnouncements))
 
 	// Management only.
 	manage := pages.Group("", h.allow(manageAccounts))
@@ -102,7 +101,7 @@ func (h *Handler) Echo() *echo.Echo {
 	api := e.Group("/api", answerJSON, h.session, csrf, h.loadUser, requireUser)
 	apiPages := api.Group("", gzip)
 	apiPages.GET("/issues", h.apiListIssues)
-	apiPages.POST("/issues", h.apiCreateIssue, h.allow(reportIssue))
+	apiPages.POST("/issues", h.apiCreateIssue, h.allow(reportIssue), h.limit(limitReports))
 	apiPages.PATCH("/issues/:id/status", h.apiChangeStatus)
 	api.GET("/dashboard/summary", h.dashboardSummary, h.allow(viewDashboard))
 
@@ -205,20 +204,6 @@ func (h *Handler) allow(a action) echo.MiddlewareFunc {
 			return next(c)
 		}
 	}
-}
-
-// loginLimiter limits sign-in attempts per client address.
-func (h *Handler) loginLimiter() echo.MiddlewareFunc {
-	return middleware.RateLimiterWithConfig(middleware.RateLimiterConfig{
-		Store: middleware.NewRateLimiterMemoryStoreWithConfig(middleware.RateLimiterMemoryStoreConfig{
-			Rate: h.loginPerAddress.limit(), Burst: h.loginPerAddress.Burst, ExpiresIn: 10 * time.Minute,
-		}),
-		IdentifierExtractor: func(c echo.Context) (string, error) { return c.RealIP(), nil },
-		DenyHandler: func(c echo.Context, _ string, _ error) error {
-			p := views.Page{Title: "Sign in", CSRF: csrfToken(c)}
-			return render(c, http.StatusTooManyRequests, views.LoginPage(p, c.FormValue("email"), tooManyLogins))
-		},
-	})
 }
 
 // staticCache lets browsers keep vendored files (their names carry their

@@ -17,6 +17,7 @@ import (
 	"hostelhub/handlers/webtest"
 	"hostelhub/realtime"
 	"hostelhub/store"
+	"hostelhub/store/limits"
 )
 
 // testServer is the whole HTTP layer over a real SQLite file. Nothing
@@ -32,14 +33,17 @@ type testServer struct {
 type testOptions struct {
 	issues, hostels, days int
 	perAddr, perAcct      RateLimit
-	logger                *slog.Logger // nil: logs go nowhere
-	requestLog            io.Writer    // request lines in JSON, when set
-	metricsElsewhere      bool         // /metrics is served on an address of its own
+	logger                *slog.Logger    // nil: logs go nowhere
+	requestLog            io.Writer       // request lines in JSON, when set
+	metricsElsewhere      bool            // /metrics is served on an address of its own
+	limits                Limits          // the per-user limits; by default none a test reaches
+	limitBackend          *limits.Backend // nil: in memory
 }
 
 func newTestServer(t testing.TB, opts ...func(*testOptions)) *testServer {
 	t.Helper()
-	o := testOptions{issues: 60, hostels: 3, days: 30, perAddr: RateLimit{Every: time.Millisecond, Burst: 1000}, perAcct: RateLimit{Every: time.Millisecond, Burst: 1000}}
+	o := testOptions{issues: 60, hostels: 3, days: 30, perAddr: RateLimit{Every: time.Millisecond, Burst: 1000}, perAcct: RateLimit{Every: time.Millisecond, Burst: 1000},
+		limits: Limits{Reports: maxLimit, Comments: maxLimit, MeToo: maxLimit, Announcements: maxLimit, Streams: maxLimit}}
 	for _, f := range opts {
 		f(&o)
 	}
@@ -60,6 +64,7 @@ func newTestServer(t testing.TB, opts ...func(*testOptions)) *testServer {
 	h := New(Options{
 		Store: st, Logger: logger, RequestLog: o.requestLog, SessionSecret: []byte("test secret test secret test secret"),
 		LoginPerAddress: o.perAddr, LoginPerAccount: o.perAcct, Hub: hub, MetricsElsewhere: o.metricsElsewhere,
+		Limits: o.limits, LimitBackend: o.limitBackend,
 	})
 	e := h.Echo()
 	srv := httptest.NewServer(e)

@@ -29,6 +29,10 @@ type StreamOptions struct {
 	// request was being authorised (and heard before the subscription)
 	// then ends it as one heard later would.
 	Check func(ctx context.Context) bool
+	// Done, if set, runs once when the stream ends, however it ends: when
+	// Serve returns, or, for a stream taken over (Detach), when its own
+	// goroutine ends after Serve has returned.
+	Done func()
 	// Revoked is sent, last, to a stream ended because its session or
 	// account changed or its session expired: e.g. an event that makes
 	// the page reload, and so ask the server what it may show now.
@@ -74,17 +78,30 @@ const detachedWriteTimeout = 10 * time.Second
 // server WriteTimeout does not apply to the stream. The response must not be
 // compressed or buffered by middleware: Serve flushes after every write.
 func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, opts StreamOptions) error {
+	done := opts.Done
+	opts.Done = nil
+	handedOff := false
+	defer func() {
+		if done != nil && !handedOff {
+			done()
+		}
+	}()
 	if opts.HostelIDs != nil && len(opts.HostelIDs) == 0 {
 		return errors.New("realtime: serve: no hostels")
 	}
-	err := h.serve(w, r, opts)
+	opts.Done = func() { // the taken-over stream's own end
+		if done != nil {
+			done()
+		}
+	}
+	err := h.serve(w, r, opts, &handedOff)
 	if r.Context().Err() != nil {
 		return nil // the client left: whatever failed on the way out is no error
 	}
 	return err
 }
 
-func (h *Hub) serve(w http.ResponseWriter, r *http.Request, opts StreamOptions) error {
+func (h *Hub) serve(w http.ResponseWriter, r *http.Request, opts StreamOptions, handedOff *bool) error {
 	ctx := r.Context()
 	if opts.Heartbeat <= 0 {
 		opts.Heartbeat = 20 * time.Second
@@ -143,7 +160,9 @@ func (h *Hub) serve(w http.ResponseWriter, r *http.Request, opts StreamOptions) 
 			}
 		}
 	}()
+	*handedOff = true
 	go func() {
+		defer opts.Done()
 		defer conn.Close()
 		defer sub.Close()
 		if err := h.pump(gone, sub, sw, written, opts); err != nil && !errors.Is(err, ErrSlow) && !errors.Is(err, ErrClosed) && !errors.Is(err, ErrRevoked) {

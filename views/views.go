@@ -204,9 +204,10 @@ func title(s string) string {
 }
 
 // htmxConfig keeps htmx within a strict Content-Security-Policy and lets
-// 422 answers (a form with its errors) swap like successes.
+// 422 answers (a form with its errors) swap like successes, and 429 (a
+// limit's refusal, a toast that the server retargets to #toasts) too.
 const htmxConfig = `{"allowEval":false,"includeIndicatorStyles":false,"allowScriptTags":false,"historyCacheSize":0,` +
-	`"responseHandling":[{"code":"204","swap":false},{"code":"[23]..","swap":true},{"code":"422","swap":true},{"code":"[45]..","swap":false,"error":true}]}`
+	`"responseHandling":[{"code":"204","swap":false},{"code":"[23]..","swap":true},{"code":"422","swap":true},{"code":"429","swap":true},{"code":"[45]..","swap":false,"error":true}]}`
 
 func csrfHeaders(token string) string {
 	if token == "" {

@@ -156,7 +156,8 @@ func (c *Client) JSON(method, path, body string) Response {
 	return c.Do(req)
 }
 
-// OpenStream opens a live stream, reads only its status, and hangs up.
+// OpenStream opens a live stream, reads only its status (and the body of
+// a refusal), and hangs up.
 func (c *Client) OpenStream(path string) Response {
 	c.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -166,8 +167,12 @@ func (c *Client) OpenStream(path string) Response {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	res.Body.Close()
-	return Response{Response: res}
+	defer res.Body.Close()
+	var body []byte
+	if res.StatusCode != http.StatusOK {
+		body, _ = io.ReadAll(res.Body)
+	}
+	return Response{Response: res, Body: string(body)}
 }
 
 // NoLastEventID, as Stream's lastEventID, sends no Last-Event-ID header.
