@@ -76,6 +76,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hostelhub/store/redisguard"
 	"log/slog"
 	"runtime/debug"
 	"strconv"
@@ -96,9 +97,6 @@ const (
 	// DefaultTimeout bounds each Redis call.
 	DefaultTimeout = 50 * time.Millisecond
 )
-
-// logEvery is the minimum interval between two log lines about Redis errors.
-const logEvery = 10 * time.Second
 
 // Status tells whether Get served stored bytes or rendered them. The app sends
 // it as the X-Cache response header.
@@ -157,10 +155,7 @@ type Cache struct {
 	gen     atomic.Pointer[generation]
 	flights singleflight.Group
 
-	logMu      sync.Mutex
-	lastLog    time.Time
-	suppressed int
-	redisDown  atomic.Bool // the last Redis call failed; the next success is logged
+	health *redisguard.Health
 
 	// afterRenderHook, if set (by tests), runs between the end of a
 	// successful render and the fill.
@@ -276,6 +271,7 @@ func New(opts Options) *Cache {
 	if c.log == nil {
 		c.log = slog.Default()
 	}
+	c.health = redisguard.NewHealth(c.log, "cache: redis unavailable, rendering directly", "cache: redis answers again")
 	c.gen.Store(newGeneration(0))
 	return c
 }
@@ -445,7 +441,7 @@ type redisValue struct {
 // and logged). An entry that is not in this package's form counts as a
 // failure: it is rendered again, and the SET replaces it.
 func (c *Cache) redisGet(ctx context.Context, key string) (body *Entry, ttl time.Duration, found bool, err error) {
-	v, err := bounded(ctx, c.timeout, func(ctx context.Context) (redisValue, error) {
+	v, err := redisguard.Bounded(ctx, c.timeout, func(ctx context.Context) (redisValue, error) {
 		var get *redis.StringCmd
 		var pttl *redis.DurationCmd
 		_, _ = c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -489,7 +485,7 @@ func (c *Cache) redisGet(ctx context.Context, key string) (body *Entry, ttl time
 }
 
 func (c *Cache) redisSet(ctx context.Context, key string, body *Entry) {
-	_, err := bounded(ctx, c.timeout, func(ctx context.Context) (struct{}, error) {
+	_, err := redisguard.Bounded(ctx, c.timeout, func(ctx context.Context) (struct{}, error) {
 		return struct{}{}, c.rdb.Set(ctx, key, body.marshal(), c.ttl).Err()
 	})
 	if err != nil {
@@ -499,58 +495,14 @@ func (c *Cache) redisSet(ctx context.Context, key string, body *Entry) {
 	c.redisAnswered()
 }
 
-// bounded runs fn with a context that ends after d, and returns no later than
-// that even if fn ignores its context. go-redis applies context deadlines to
-// socket I/O only when ContextTimeoutEnabled is set, and the caller builds the
-// client. If fn overruns, its goroutine finishes in the background (within
-// the client's own ReadTimeout), and its result is discarded.
-func bounded[T any](ctx context.Context, d time.Duration, fn func(context.Context) (T, error)) (T, error) {
-	ctx, cancel := context.WithTimeout(ctx, d)
-	defer cancel()
-	type result struct {
-		v   T
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		v, err := fn(ctx)
-		done <- result{v, err}
-	}()
-	select {
-	case r := <-done:
-		return r.v, r.err
-	case <-ctx.Done():
-		var zero T
-		return zero, fmt.Errorf("no answer within %v: %w", d, ctx.Err())
-	}
-}
-
-// redisFailed counts a Redis error and logs it, at most once every logEvery.
+// redisFailed counts a Redis error and logs it, at most every so often.
 func (c *Cache) redisFailed(op, key string, err error) {
 	if op == "get" {
 		c.met.redisGetErrors.Inc()
 	} else {
 		c.met.redisSetErrors.Inc()
 	}
-	c.redisDown.Store(true)
-	c.logMu.Lock()
-	now := time.Now()
-	if !c.lastLog.IsZero() && now.Sub(c.lastLog) < logEvery {
-		c.suppressed++
-		c.logMu.Unlock()
-		return
-	}
-	suppressed := c.suppressed
-	c.suppressed = 0
-	c.lastLog = now
-	c.logMu.Unlock()
-	c.log.Warn("cache: redis unavailable, rendering directly",
-		"op", op, "key", key, "err", err, "suppressed_since_last_log", suppressed)
+	c.health.Failed(op, key, err)
 }
 
-// redisAnswered logs, once, that Redis answers again after a failure.
-func (c *Cache) redisAnswered() {
-	if c.redisDown.Load() && c.redisDown.CompareAndSwap(true, false) {
-		c.log.Info("cache: redis answers again")
-	}
-}
+func (c *Cache) redisAnswered() { c.health.Answered() }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"hostelhub/store/redisguard"
 	"hostelhub/store/redistest"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -86,7 +87,7 @@ func newClient(t testing.TB, opt *redis.Options, cleanupKeys bool) (*redis.Clien
 	rdb := redis.NewClient(opt)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	if _, err := bounded(ctx, 2*time.Second, func(ctx context.Context) (string, error) {
+	if _, err := redisguard.Bounded(ctx, 2*time.Second, func(ctx context.Context) (string, error) {
 		return rdb.Ping(ctx).Result()
 	}); err != nil {
 		_ = rdb.Close()

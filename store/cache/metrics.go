@@ -1,7 +1,7 @@
 package cache
 
 import (
-	"errors"
+	"hostelhub/store/redisguard"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -49,12 +49,12 @@ func newMetrics(name string, reg prometheus.Registerer) *metrics {
 	}, []string{"op"})
 
 	if reg != nil {
-		hits = register(reg, hits)
-		misses = register(reg, misses)
-		renders = register(reg, renders)
-		renderErrors = register(reg, renderErrors)
-		renderSeconds = register(reg, renderSeconds)
-		redisErrors = register(reg, redisErrors)
+		hits = redisguard.Register(reg, hits)
+		misses = redisguard.Register(reg, misses)
+		renders = redisguard.Register(reg, renders)
+		renderErrors = redisguard.Register(reg, renderErrors)
+		renderSeconds = redisguard.Register(reg, renderSeconds)
+		redisErrors = redisguard.Register(reg, redisErrors)
 	}
 	return &metrics{
 		hitMemory:      hits.WithLabelValues("memory"),
@@ -66,22 +66,4 @@ func newMetrics(name string, reg prometheus.Registerer) *metrics {
 		redisGetErrors: redisErrors.WithLabelValues("get"),
 		redisSetErrors: redisErrors.WithLabelValues("set"),
 	}
-}
-
-// register registers col, or returns the collector already registered under
-// the same description, so that several caches can share a Registerer. Any
-// other registration error is a programming error and panics, as with
-// MustRegister.
-func register[T prometheus.Collector](reg prometheus.Registerer, col T) T {
-	err := reg.Register(col)
-	if err == nil {
-		return col
-	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(T); ok {
-			return existing
-		}
-	}
-	panic(err)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hostelhub/store/redisguard"
 	"strconv"
 	"sync"
 	"time"
@@ -92,7 +93,7 @@ func (c *Concurrency) Acquire(ctx context.Context, key string) (release func(), 
 
 	if c.b.askRedis() {
 		rkey := c.redisKey(key)
-		res, err := bounded(ctx, c.b.timeout, func(ctx context.Context) ([]int64, error) {
+		res, err := redisguard.Bounded(ctx, c.b.timeout, func(ctx context.Context) ([]int64, error) {
 			return acquireScript.Run(ctx, c.b.rdb, []string{rkey}, h.member, c.max, c.b.holdTTL.Milliseconds()).Int64Slice()
 		})
 		if err == nil && len(res) < 2 {
@@ -168,7 +169,7 @@ func (c *Concurrency) release(h *hold) {
 
 // remove takes holds out of Redis.
 func (c *Concurrency) remove(ctx context.Context, hs []*hold) {
-	_, err := bounded(ctx, c.b.timeout, func(ctx context.Context) (struct{}, error) {
+	_, err := redisguard.Bounded(ctx, c.b.timeout, func(ctx context.Context) (struct{}, error) {
 		_, err := c.b.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for _, h := range hs {
 				p.ZRem(ctx, c.redisKey(h.key), h.member)
@@ -216,7 +217,7 @@ func (c *Concurrency) refresh(hs []*hold) {
 	ctx := context.Background()
 	// Off any request's path: as long as half a refresh interval, so that
 	// a slow refresh never overlaps the next.
-	_, err := bounded(ctx, max(c.b.timeout, c.b.refreshEvery/2), func(ctx context.Context) (struct{}, error) {
+	_, err := redisguard.Bounded(ctx, max(c.b.timeout, c.b.refreshEvery/2), func(ctx context.Context) (struct{}, error) {
 		err := c.refreshPipeline(ctx, hs, true)
 		if noScript(err) {
 			err = c.refreshPipeline(ctx, hs, false)

@@ -49,11 +49,9 @@
 package limits
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
-	"fmt"
+	"hostelhub/store/redisguard"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -77,9 +75,6 @@ const (
 	// Redis call failed.
 	DefaultPause = time.Second
 )
-
-// logEvery is the minimum interval between two log lines about Redis errors.
-const logEvery = 10 * time.Second
 
 // Options configures a [Backend]. The zero value counts in memory only.
 type Options struct {
@@ -120,11 +115,8 @@ type Backend struct {
 	done      chan struct{} // closed by Close: refreshing stops
 	closeOnce sync.Once
 
-	logMu      sync.Mutex
-	lastLog    time.Time
-	suppressed int
-	redisDown  atomic.Bool  // the last Redis call failed; the next success is logged
-	askAfter   atomic.Int64 // Unix ns before which requests do not ask Redis
+	health   *redisguard.Health
+	askAfter atomic.Int64 // Unix ns before which requests do not ask Redis
 }
 
 // New returns a backend.
@@ -148,6 +140,8 @@ func New(o Options) *Backend {
 	if b.log == nil {
 		b.log = slog.Default()
 	}
+	b.health = redisguard.NewHealth(b.log, "limits: redis unavailable, counting in this instance's memory",
+		"limits: redis answers again; limits are shared again")
 	var id [8]byte
 	_, _ = rand.Read(id[:])
 	b.instance = hex.EncodeToString(id[:])
@@ -163,32 +157,6 @@ func (b *Backend) Close() {
 	b.closeOnce.Do(func() { close(b.done) })
 }
 
-// bounded runs fn with a context that ends after d, and returns no later than
-// that even if fn ignores its context. go-redis applies context deadlines to
-// socket I/O only when ContextTimeoutEnabled is set, and the caller builds the
-// client. If fn overruns, its goroutine finishes in the background (within
-// the client's own ReadTimeout), and its result is discarded.
-func bounded[T any](ctx context.Context, d time.Duration, fn func(context.Context) (T, error)) (T, error) {
-	ctx, cancel := context.WithTimeout(ctx, d)
-	defer cancel()
-	type result struct {
-		v   T
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		v, err := fn(ctx)
-		done <- result{v, err}
-	}()
-	select {
-	case r := <-done:
-		return r.v, r.err
-	case <-ctx.Done():
-		var zero T
-		return zero, fmt.Errorf("no answer within %v: %w", d, ctx.Err())
-	}
-}
-
 // askRedis reports whether a request should ask Redis: there is one, and
 // no call failed within the pause.
 func (b *Backend) askRedis() bool {
@@ -196,32 +164,14 @@ func (b *Backend) askRedis() bool {
 }
 
 // redisFailed counts a Redis error, pauses asking Redis, and logs it, at
-// most once every logEvery.
+// most every so often.
 func (b *Backend) redisFailed(op, key string, err error) {
 	b.met.redisErrors.WithLabelValues(op).Inc()
-	b.redisDown.Store(true)
-	now := time.Now()
-	b.askAfter.Store(now.Add(b.pause).UnixNano())
-	b.logMu.Lock()
-	if !b.lastLog.IsZero() && now.Sub(b.lastLog) < logEvery {
-		b.suppressed++
-		b.logMu.Unlock()
-		return
-	}
-	suppressed := b.suppressed
-	b.suppressed = 0
-	b.lastLog = now
-	b.logMu.Unlock()
-	b.log.Warn("limits: redis unavailable, counting in this instance's memory",
-		"op", op, "key", key, "err", err, "suppressed_since_last_log", suppressed)
+	b.askAfter.Store(time.Now().Add(b.pause).UnixNano())
+	b.health.Failed(op, key, err)
 }
 
-// redisAnswered logs, once, that Redis answers again after a failure.
-func (b *Backend) redisAnswered() {
-	if b.redisDown.Load() && b.redisDown.CompareAndSwap(true, false) {
-		b.log.Info("limits: redis answers again; limits are shared again")
-	}
-}
+func (b *Backend) redisAnswered() { b.health.Answered() }
 
 // metrics holds the collectors.
 type metrics struct {
@@ -241,24 +191,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"op"}),
 	}
 	if reg != nil {
-		m.refused = register(reg, m.refused)
-		m.redisErrors = register(reg, m.redisErrors)
+		m.refused = redisguard.Register(reg, m.refused)
+		m.redisErrors = redisguard.Register(reg, m.redisErrors)
 	}
 	return m
-}
-
-// register registers col, or returns the collector already registered under
-// the same description, so that several backends can share a Registerer.
-func register[T prometheus.Collector](reg prometheus.Registerer, col T) T {
-	err := reg.Register(col)
-	if err == nil {
-		return col
-	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(T); ok {
-			return existing
-		}
-	}
-	panic(err)
 }

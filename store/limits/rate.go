@@ -3,6 +3,7 @@ package limits
 import (
 	"context"
 	"fmt"
+	"hostelhub/store/redisguard"
 	"sync"
 	"time"
 
@@ -52,7 +53,7 @@ func (b *Backend) Rate(name string, r Rate) *RateLimiter {
 func (l *RateLimiter) Allow(ctx context.Context, key string) (ok bool, retryAfter time.Duration) {
 	if l.b.askRedis() {
 		rkey := l.b.prefix + l.name + ":" + key
-		res, err := bounded(ctx, l.b.timeout, func(ctx context.Context) (*redis_rate.Result, error) {
+		res, err := redisguard.Bounded(ctx, l.b.timeout, func(ctx context.Context) (*redis_rate.Result, error) {
 			return l.rl.Allow(ctx, rkey, l.limit)
 		})
 		if err == nil {
