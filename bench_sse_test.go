@@ -37,7 +37,7 @@ import (
 
 var (
 	sseStreamsFlag  = flag.Int("sse.streams", 10000, "BenchmarkSSEFanout: streams to hold open")
-	sseRateFlag     = flag.Float64("sse.rate", 5, "BenchmarkSSEFanout: issues reported per second")
+	sseRateFlag     = flag.Float64("sse.rate", 1, "BenchmarkSSEFanout: issues reported per second")
 	sseDurationFlag = flag.Duration("sse.duration", 20*time.Second, "BenchmarkSSEFanout: how long issues are reported")
 	sseIdleFlag     = flag.Duration("sse.idle", 20*time.Second, "BenchmarkSSEFanout: idle window for the CPU figure (at least the 20 s heartbeat)")
 	sseBatchFlag    = flag.Int("sse.batch", 200, "BenchmarkSSEFanout: streams opened at once, batch after batch")
@@ -423,12 +423,15 @@ func sseRunBenchmark(b *testing.B) []sseFigure {
 		p("             closed by the server or the network before the end: %s", closedEarly.String())
 	}
 	p("")
-	p("  delivery   latency from just before the report's POST was sent to the new_issue frame's receipt at each stream")
-	p("             (includes the POST's own validation and commit, then follower → hub → stream → this reader):")
-	p("             p50 %.1f ms   p99 %.1f ms   max %.1f ms   over %d deliveries of %d reports   target p99 < 100 ms: %s",
-		p50, p99, pmax, got, posted, pass(p99 < 100 && got > 0))
-	p("             per report, first stream p50 %.1f ms, last stream p50 %.1f ms / max %.1f ms (the fan-out's tail)",
-		ms(sseQuantile(firsts, 0.5)), ms(sseQuantile(lasts, 0.5)), ms(sseQuantile(lasts, 1)))
+	all50, all99, allMax := ms(sseQuantile(lasts, 0.5)), ms(sseQuantile(lasts, 0.99)), ms(sseQuantile(lasts, 1))
+	p("  all received  per report, from just before its POST was sent until the last of its hostel's streams had")
+	p("             its new_issue frame (a warden's page is late when the last stream is):")
+	p("             p50 %.1f ms   p99 %.1f ms   max %.1f ms   over %d reports   targets p50 < 50 ms: %s, p99 < 100 ms: %s",
+		all50, all99, allMax, len(lasts), pass(all50 < 50 && len(lasts) > 0), pass(all99 < 100 && len(lasts) > 0))
+	p("             (before this work, on this machine's kind: 10,000 streams p50 175 ms, p99 287–296 ms; 1,000 streams 23 / 43 ms)")
+	p("  delivery   each stream's own latency, from the same moment to its receipt:")
+	p("             p50 %.1f ms   p99 %.1f ms   max %.1f ms   over %d deliveries of %d reports; first stream per report p50 %.1f ms",
+		p50, p99, pmax, got, posted, ms(sseQuantile(firsts, 0.5)))
 	p("             deliveries expected %d, received %d, missing %d, duplicates %d, other hostels' or unknown %d",
 		expected, got, missing, dups, foreign)
 	p("             reports: %d sent, %d accepted (201), achieved %.3g/s; POST p50 %v p99 %v max %v%s",
@@ -449,7 +452,7 @@ func sseRunBenchmark(b *testing.B) []sseFigure {
 	p("")
 	p("  memory     server VmRSS %.1f MiB with 0 streams (warmed up) → %.1f MiB with %d open and idle",
 		float64(rss0)/(1<<20), float64(rssN)/(1<<20), openAfterIdle)
-	p("             per open stream: %.1f KiB RSS   target < 24 KiB: %s", perStreamRSS, pass(perStreamRSS < 24))
+	p("             per open stream: %.1f KiB RSS   target ≤ 12 KiB: %s   (before this work: 23–26 KiB at 10,000)", perStreamRSS, pass(perStreamRSS <= 12))
 	p("             Go, per stream (from /metrics): heap in use %.1f KiB, heap allocated %.1f KiB, stacks %.1f KiB, %.1f heap objects, %.2f goroutines",
 		perStream("go_memstats_heap_inuse_bytes")/1024, perStream("go_memstats_heap_alloc_bytes")/1024,
 		perStream("go_memstats_stack_inuse_bytes")/1024, perStream("go_memstats_heap_objects"), perStream("go_goroutines"))
@@ -465,7 +468,7 @@ func sseRunBenchmark(b *testing.B) []sseFigure {
 	p("")
 	p("  idle CPU   server over %v with %d streams open, no events, %d heartbeats received: %.2f %% of one core, %.2f %% of the machine (%d CPUs)",
 		idleWall.Round(time.Millisecond), openAfterIdle, idleHeartbeats, idleSrv, idleSrv/cpus, int(cpus))
-	p("             target < 5 %% (judged on one core, the stricter): %s;   client meanwhile %.2f %% of one core", pass(idleSrv < 5), idleCli)
+	p("             target < 2 %% of a core: %s;   client meanwhile %.2f %% of one core", pass(idleSrv < 2), idleCli)
 	p("  load CPU   server while reporting: %.1f %% of one core (%.1f %% of the machine); client %.1f %% of one core",
 		loadSrv, loadSrv/cpus, loadCli)
 	p("")
@@ -478,6 +481,9 @@ func sseRunBenchmark(b *testing.B) []sseFigure {
 		{rate, "reports/s"},
 		{duration.Seconds(), "duration-s"},
 		{float64(held), "streams-held"},
+		{all50, "all-received-p50-ms"},
+		{all99, "all-received-p99-ms"},
+		{allMax, "all-received-max-ms"},
 		{p50, "p50-ms"},
 		{p99, "p99-ms"},
 		{pmax, "max-ms"},
